@@ -1,0 +1,126 @@
+"""A memory-aware greedy in the spirit of DTR (Kirisame et al., 2021), in stage form.
+
+It walks the baseline order; stage ``s`` recomputes whatever inputs of ``s`` were evicted
+(recursively, in index order) and then computes ``s``. When a step would exceed the budget it
+evicts the resident output with the lowest ``recompute cost / (size * distance to next use)``.
+Its schedules follow the stage structure of the CP and MILP models, so they serve as hints.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from moccasin.graph.problem import Problem
+from moccasin.schedule.schedule import Schedule
+from moccasin.schedule.simulator import simulate_indices
+from moccasin.solvers.base import Found, SolveOptions, make_schedule
+
+#: Exponents of the distance to the next use in the eviction score; each is one greedy run.
+DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
+
+
+def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0) -> list[int] | None:
+    """One greedy run; returns a schedule (node indices) within ``budget`` or None.
+
+    ``cap`` bounds the computations of each node (None: unbounded). The memory it accounts is
+    never below the simulator's (it frees an output only once nothing can read it), so the
+    result is within budget whenever it returns one.
+    """
+    n, ram, cost, preds, succs = problem.n, problem.ram, problem.cost, problem.preds, problem.succs
+    pinned = problem.pinned
+    resident: set[int] = set()
+    count = [0] * n
+    seq: list[int] = []
+    mem = 0
+
+    def next_use(u: int, s: int) -> int:
+        for w in succs[u]:  # sorted; the first consumer not yet computed for the first time
+            if w > s:
+                return w
+        return n + 1
+
+    for s in range(n):
+        plan: set[int] = set()
+        stack = [u for u in preds[s] if u not in resident]
+        while stack:
+            u = stack.pop()
+            if u in plan or u in resident:
+                continue
+            if pinned[u] or (cap is not None and count[u] >= cap):
+                return None
+            plan.add(u)
+            stack.extend(p for p in preds[u] if p not in resident and p not in plan)
+        steps = sorted(plan)
+        steps.append(s)
+        stage_reads = Counter(p for v in steps for p in preds[v])
+        for v in steps:
+            while mem + ram[v] > budget:
+                best, best_score = None, None
+                for u in resident:
+                    if stage_reads[u] > 0 or pinned[u] or (cap is not None and count[u] >= cap):
+                        continue
+                    rec = cost[u] + sum(cost[p] for p in preds[u] if p not in resident)
+                    dist = next_use(u, s) - s
+                    score = (rec + 1e-9) / ((ram[u] + 1e-9) * dist ** distance_weight)
+                    if best_score is None or score < best_score:
+                        best, best_score = u, score
+                if best is None:
+                    return None
+                resident.discard(best)
+                mem -= ram[best]
+            seq.append(v)
+            count[v] += 1
+            resident.add(v)
+            mem += ram[v]
+            for p in preds[v]:
+                stage_reads[p] -= 1
+            for u in (*preds[v], v):
+                if u in resident and stage_reads[u] <= 0 and (not succs[u] or succs[u][-1] <= s):
+                    resident.discard(u)
+                    mem -= ram[u]
+    return prune_unread(problem, seq)
+
+
+def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
+    """Drop recomputations whose output nobody reads (repeatedly); first computations stay."""
+    while True:
+        sim = simulate_indices(problem, seq)
+        seen: set[int] = set()
+        keep = []
+        for i, v in enumerate(seq):
+            first = v not in seen
+            seen.add(v)
+            if first or sim.last_read[i] > i:
+                keep.append(v)
+        if len(keep) == len(seq):
+            return seq
+        seq = keep
+
+
+def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[int] | None:
+    """The cheapest schedule over the eviction scores in :data:`DISTANCE_WEIGHTS`."""
+    best, best_cost = None, None
+    for w in DISTANCE_WEIGHTS:
+        seq = greedy_sequence(problem, budget, cap=cap, distance_weight=w)
+        if seq is None:
+            continue
+        sim = simulate_indices(problem, seq)
+        if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
+            best, best_cost = seq, sim.cost
+    return best
+
+
+def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
+    """``--solver heuristic``: the best greedy schedule, unbounded recomputation."""
+    started = time.perf_counter()
+    seq = best_greedy(problem, budget)
+    found = Found(
+        sequence=seq,
+        status="FEASIBLE" if seq is not None else "UNKNOWN",
+        first_solution_seconds=time.perf_counter() - started if seq is not None else None,
+        stats={"method": "greedy"},
+    )
+    if seq is None:
+        found.stats["message"] = "the greedy found no schedule under the budget (try --solver cp)"
+    return make_schedule(problem, budget, "heuristic", found, started)
