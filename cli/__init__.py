@@ -1,0 +1,1 @@
+"""The ``moccasin`` command line (installed as the package ``moccasin_cli``)."""
