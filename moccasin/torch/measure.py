@@ -62,7 +62,8 @@ class MemoryMeter(TorchDispatchMode):
         self.peak = 0
         self.allocations = 0
         self._sizes: dict[int, int] = {}  # storage cdata -> bytes counted for it
-        self._lock = threading.Lock()
+        # Reentrant: a garbage collection inside _track may run _free on the same thread.
+        self._lock = threading.RLock()
         self._active = False
 
     def __enter__(self):

@@ -3,7 +3,8 @@
 Every factory is ``name(batch=..., <size options>, seed=0) -> (model, example_inputs)``:
 the model in training mode, built deterministically from ``seed`` (the global RNG is left
 as it was), and a tuple of inputs at a small default size whose forward+backward takes
-well under a second on a 2-core CPU (25-150 ms, bench/results/eager_peaks.md). Each module's docstring says what was scaled down.
+well under a second on a 2-core CPU (25-150 ms, bench/results/eager_peaks.md).
+Each module's docstring says what was scaled down.
 Image models return logits ``(batch, classes)`` (U-Net: ``(batch, classes, H, W)``); GPT-2
 returns ``(batch, seq, vocab)``; ``out.sum()`` or a cross-entropy over them is a loss.
 """
