@@ -1,0 +1,1 @@
+"""Graphs the project makes itself (installed as ``moccasin_graphs``)."""
