@@ -15,6 +15,7 @@ the gradients, new BatchNorm statistics) are read by the sink, a zero-cost, zero
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,9 @@ def _kind(desc: Any) -> tuple[str, Any]:
 
 def _export(model: torch.nn.Module, inputs: tuple, stack: contextlib.ExitStack):
     export, _ = joint_export_api()
+    quiet = logging.getLogger("torch._subclasses.fake_tensor")  # logs a traceback before raising
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
         return export(stack, model, inputs)
     except UnsupportedTorch:
@@ -115,6 +119,8 @@ def _export(model: torch.nn.Module, inputs: tuple, stack: contextlib.ExitStack):
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise InputError(f"cannot trace {type(model).__name__}: {type(e).__name__}: {first}") from e
+    finally:
+        quiet.setLevel(level)
 
 
 def trace_step(
