@@ -108,11 +108,32 @@ class TinyGPT(nn.Module):
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
+def hf_gpt2():
+    """Hugging Face's GPT-2 (tied output layer) built from a small config: code we did not write."""
+    try:
+        from transformers import GPT2Config, GPT2LMHeadModel
+    except ImportError:
+        sys.exit("trace_check: hf_gpt2 needs transformers (pip install transformers)")
+
+    class LMLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            config = GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=1000, n_positions=128, loss_type="ForCausalLM")
+            self.lm = GPT2LMHeadModel(config)
+
+        def forward(self, idx):
+            return self.lm(input_ids=idx, labels=idx).loss
+
+    return LMLoss(), (torch.randint(0, 1000, (4, 64)),)
+
+
 BUILTIN = {
     "mlp": lambda: (MLP(), (torch.randn(256, 512),)),
     "convbn": lambda: (ConvBN(), (torch.randn(16, 3, 64, 64), torch.randint(0, 10, (16,)))),
     "tinygpt": lambda: (TinyGPT(), (torch.randint(0, 512, (8, 64)), torch.randint(0, 512, (8, 64)))),
+    "hf_gpt2": hf_gpt2,
 }
+DEFAULT = ["mlp", "convbn", "tinygpt"]
 
 
 def build(name: str):
@@ -140,7 +161,7 @@ def check(name: str) -> dict:
     trace_s = time.perf_counter() - started
     predicted = baseline(Problem.from_graph(step.graph)).peak
     values = step.placeholder_values(model, *inputs)
-    measured = measure(lambda: run_graph(step.gm.graph, values))
+    measured = measure(lambda: run_graph(step.gm, values))
 
     def eager():
         out = model(*inputs)
@@ -159,7 +180,7 @@ def check(name: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=list(BUILTIN), help="built-in model or zoo factory names")
+    parser.add_argument("models", nargs="*", default=DEFAULT, help=f"built-in ({', '.join(BUILTIN)}) or zoo factory names")
     parser.add_argument("--json", action="store_true", help="print one JSON object per model")
     args = parser.parse_args(argv)
     rows = [check(name) for name in args.models]

@@ -27,16 +27,17 @@ def last_uses(graph: fx.Graph) -> dict[str, list[str]]:
 
 
 def run_graph(
-    graph: fx.Graph,
+    gm: fx.GraphModule,
     placeholder_values: Sequence,
     *,
     on_node: Callable[[fx.Node, Callable[[], object]], object] | None = None,
 ) -> list:
-    """Execute ``graph`` (an ATen joint graph) in order; returns the flat list of its outputs.
+    """Execute ``gm``'s graph (an ATen joint graph) in order; returns the flat list of its outputs.
 
     ``on_node(node, call)`` may wrap each call_function (``call()`` runs it and returns the value),
     for instance to time it. Values are dropped right after their last use, unused values at once.
     """
+    graph = gm.graph
     frees = last_uses(graph)
     env: dict[str, object] = {}
     values = iter(placeholder_values)
@@ -45,6 +46,9 @@ def run_graph(
         for node in graph.nodes:
             if node.op == "placeholder":
                 env[node.name] = next(values)
+                continue
+            if node.op == "get_attr":  # a constant the export lifted onto the module
+                env[node.name] = getattr(gm, node.target)
                 continue
             if node.op == "output":
                 result = list(fx.node.map_arg(node.args[0], lambda n: env[n.name]))
@@ -68,7 +72,7 @@ def run_graph(
     return result
 
 
-def profile_graph(graph: fx.Graph, placeholder_values: Sequence, repeats: int = 5) -> dict[str, int]:
+def profile_graph(gm: fx.GraphModule, placeholder_values: Sequence, repeats: int = 5) -> dict[str, int]:
     """Median CPU time of each call_function node over ``repeats`` runs, in microseconds (at least 1)."""
     times: dict[str, int] = {}
 
@@ -82,5 +86,5 @@ def profile_graph(graph: fx.Graph, placeholder_values: Sequence, repeats: int = 
         times[node.name] = max(1, round(statistics.median(samples) / 1000))
         return value
 
-    run_graph(graph, placeholder_values, on_node=timed)
+    run_graph(gm, placeholder_values, on_node=timed)
     return times

@@ -60,7 +60,7 @@ def analyse_storage(graph: fx.Graph) -> Ownership:
     owner_of: dict[StorageWeakRef, str | None] = {}
     for node in graph.nodes:
         val = node.meta.get("val")
-        if node.op == "placeholder":
+        if node.op in ("placeholder", "get_attr"):  # inputs and lifted constants: resident
             keys = []
             for t in tensors_of(val):
                 key = storage_key(t)

@@ -154,7 +154,7 @@ def trace_step(
     if not own_stack:
         step.joint = joint
     if profile:
-        times = profile_graph(step.gm.graph, step.placeholder_values(model, *example_inputs), repeats=repeats)
+        times = profile_graph(step.gm, step.placeholder_values(model, *example_inputs), repeats=repeats)
         for nid, fx_name in step.node_names.items():
             step.graph.nodes[nid]["cost_cpu"] = times.get(fx_name, 1)
         step.graph.graph["cost_unit"] = UNIT_PROFILE
