@@ -215,3 +215,23 @@ def test_cli_trace(tmp_path, capsys):
     assert "pass --input-shape" in err and len(err.strip().splitlines()) == 1
     assert main(["trace", f"{src}:missing", "--input-shape", "4,6", "-o", str(out)]) == 1
     assert main(["trace", "nomodule", "--input-shape", "4,6", "-o", str(out)]) == 1
+
+
+def test_open_stack_keeps_the_export_compilable():
+    import contextlib
+
+    from torch._functorch.aot_autograd import aot_compile_joint_with_descriptors
+
+    torch.manual_seed(0)
+    model = SumLoss(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1)))
+    x = torch.randn(3, 4)
+    with contextlib.ExitStack() as stack:
+        step = trace_step(model, x, stack=stack, profile=True, repeats=1)
+        compiled = aot_compile_joint_with_descriptors(step.joint)
+    assert step.graph.graph["cost_unit"] == "us"
+    params = [model.get_parameter(key) for _, kind, key in step.placeholders if kind == "param"]
+    compiled(*params, x).backward()
+    got = [p.grad.clone() for p in params]
+    model.zero_grad()
+    model(x).backward()
+    assert all(torch.equal(g, p.grad) for g, p in zip(got, params))

@@ -118,7 +118,8 @@ def _export(model: torch.nn.Module, inputs: tuple, stack: contextlib.ExitStack):
         raise
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise InputError(f"cannot trace {type(model).__name__}: {type(e).__name__}: {first}") from e
+        hint = " (control flow that depends on tensor values cannot be traced)" if "DataDependent" in type(e).__name__ else ""
+        raise InputError(f"cannot trace {type(model).__name__}: {type(e).__name__}: {first}{hint}") from e
     finally:
         quiet.setLevel(level)
 
@@ -144,8 +145,8 @@ def trace_step(
     own_stack = stack is None
     stack = contextlib.ExitStack() if own_stack else stack
     try:
-        joint = _export(model, tuple(example_inputs), stack)
         _, unset_fake = joint_export_api()
+        joint = _export(model, tuple(example_inputs), stack)
         with unset_fake():
             step = _build(joint, name or f"{type(model).__name__}_train")
     finally:
@@ -154,7 +155,8 @@ def trace_step(
     if not own_stack:
         step.joint = joint
     if profile:
-        times = profile_graph(step.gm, step.placeholder_values(model, *example_inputs), repeats=repeats)
+        with unset_fake():  # real tensors, even while the caller's stack keeps fake mode on
+            times = profile_graph(step.gm, step.placeholder_values(model, *example_inputs), repeats=repeats)
         for nid, fx_name in step.node_names.items():
             step.graph.nodes[nid]["cost_cpu"] = times.get(fx_name, 1)
         step.graph.graph["cost_unit"] = UNIT_PROFILE
