@@ -29,5 +29,6 @@ What the graph means:
 
 from moccasin.torch.measure import MemoryMeter, measure_peak
 from moccasin.torch.trace import TracedStep, trace, trace_step
+from moccasin.torch.wrap import MoccasinModule, PlanError, wrap
 
-__all__ = ["MemoryMeter", "TracedStep", "measure_peak", "trace", "trace_step"]
+__all__ = ["MemoryMeter", "MoccasinModule", "PlanError", "TracedStep", "measure_peak", "trace", "trace_step", "wrap"]

@@ -1,0 +1,269 @@
+"""``moccasin.wrap``: a drop-in nn.Module whose training step runs a Moccasin schedule.
+
+On the first training call (and on every new input shape or dtype) the wrapper traces the
+step, plans it under the budget, emits forward and backward graphs from the schedule and
+compiles them with AOTAutograd into an autograd function that runs eagerly. ``loss.backward()``
+then fills ``.grad`` of the original model's parameters (the wrapper holds the model itself,
+no copies), and AOTAutograd's runtime writes BatchNorm's running statistics back into the
+model's buffers. Evaluation (``model.eval()`` or ``torch.no_grad()``) runs the model as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+from torch.utils import _pytree as pytree
+
+from moccasin.api import solve
+from moccasin.errors import InputError, MoccasinError
+from moccasin.graph.problem import Problem
+from moccasin.schedule.schedule import Schedule
+from moccasin.torch.emit import EmitPlan, compile_plan, split_schedule
+from moccasin.torch.trace import TracedStep, trace_step
+
+log = logging.getLogger("moccasin")
+
+__all__ = ["MoccasinModule", "PlanError", "Report", "format_report", "wrap"]
+
+
+class PlanError(MoccasinError):
+    """No plan for this call: the budget cannot be met, or re-planning is disabled."""
+
+    exit_code = 2
+
+
+class Report(dict):
+    """``moccasin_report()``'s dict; ``str()`` gives a few readable lines."""
+
+    def __str__(self) -> str:
+        return format_report(self)
+
+
+def _mib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**20:.2f} MiB"
+
+
+def format_report(r: dict) -> str:
+    """A readable summary of a plan report (see :meth:`MoccasinModule.moccasin_report`)."""
+    frac = r.get("budget_fraction")
+    lines = [
+        f"moccasin plan for {r['model']} on inputs {r['inputs']}",
+        f"  budget          {_mib(r['budget_bytes'])}" + (f" ({frac:.0%} of baseline)" if frac is not None else ""),
+        f"  baseline peak   {_mib(r['baseline_peak_bytes'])}  (no recomputation, graph order)",
+        f"  predicted peak  {_mib(r['predicted_peak_bytes'])}",
+        f"  predicted TDI   {r['predicted_tdi_percent']:.2f}%  (cost unit: {r['cost_unit']})",
+        f"  schedule        {r['schedule_length']} steps over {r['num_nodes']} nodes, "
+        f"{r['recomputations']} recomputations, {r['saved_values']} values saved for backward",
+        f"  solver          {r['solver']} {r['status']} in {r['solve_seconds']:.2f} s"
+        + (f", lower bound TDI {r['lower_bound_tdi_percent']:.2f}%" if r.get("lower_bound_tdi_percent") is not None else ""),
+        f"  plan time       {r['plan_seconds']:.2f} s (trace, solve, compile); {r['plans_cached']} plan(s) cached",
+    ]
+    return "\n".join(lines)
+
+
+def input_key(args: tuple) -> tuple:
+    """What a plan depends on: the input structure, and each tensor's shape, dtype, device, grad."""
+    leaves, spec = pytree.tree_flatten(args)
+    parts = []
+    for x in leaves:
+        if isinstance(x, torch.Tensor):
+            parts.append((tuple(x.shape), str(x.dtype).replace("torch.", ""), x.device.type, bool(x.requires_grad)))
+        else:
+            parts.append(("const", repr(x)))
+    return (str(spec), tuple(parts))
+
+
+def describe_key(key: tuple) -> str:
+    shown = []
+    for p in key[1]:
+        if p[0] == "const":
+            shown.append(p[1])
+        else:
+            shape, dtype = "x".join(map(str, p[0])) or "scalar", p[1]
+            shown.append(f"{shape} {dtype}" + (" (grad)" if p[3] else ""))
+    return ", ".join(shown)
+
+
+@dataclass
+class CompiledPlan:
+    """One input signature's plan: the schedule, the emitted graphs and the compiled function."""
+
+    key: tuple
+    schedule: Schedule
+    emit: EmitPlan
+    fn: Callable
+    graphs: dict  #: "forward" and "backward" fx.GraphModules as emitted
+    placeholders: list  #: (fx name, kind, key) of the joint graph's inputs
+    graph: Any  #: the traced compute graph (networkx)
+    no_recompute: dict
+    report: Report = field(default_factory=Report)
+
+
+class MoccasinModule(nn.Module):
+    """Runs ``module``'s training step under a memory budget (see :func:`wrap`)."""
+
+    def __init__(self, module: nn.Module, *, budget, time_limit: float, replan: bool, solver_options: dict):
+        super().__init__()
+        self.module = module
+        self._moccasin_budget = budget
+        self._moccasin_time_limit = time_limit
+        self._moccasin_replan = replan
+        self._moccasin_solver_options = dict(solver_options)
+        self._moccasin_plans: dict[tuple, CompiledPlan] = {}
+        self._moccasin_last: CompiledPlan | None = None
+
+    # -- drop-in behaviour -------------------------------------------------------------
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            modules = self.__dict__.get("_modules", {})
+            if "module" in modules:
+                return getattr(modules["module"], name)
+            raise
+
+    def state_dict(self, *args, **kwargs):
+        """The wrapped model's state dict (same keys as the unwrapped model)."""
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args, **kwargs):
+        return self.module.load_state_dict(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        if not (self.module.training and torch.is_grad_enabled()):
+            return self.module(*args, **kwargs)  # nothing to plan: no backward will run
+        if kwargs:
+            raise InputError(
+                f"moccasin.wrap({type(self.module).__name__}): pass inputs positionally "
+                f"(got keyword arguments {', '.join(kwargs)})"
+            )
+        plan = self._plan_for(args)
+        flat = pytree.tree_leaves(args)
+        values = []
+        for _, kind, key in plan.placeholders:
+            if kind == "param":
+                values.append(self.module.get_parameter(key))
+            elif kind == "buffer":
+                values.append(self.module.get_buffer(key))
+            elif kind == "input":
+                values.append(flat[key])
+        return plan.fn(*values)
+
+    # -- planning ----------------------------------------------------------------------
+    def _plan_for(self, args: tuple) -> CompiledPlan:
+        key = input_key(args)
+        key = (key, tuple(p.requires_grad for p in self.module.parameters()))
+        plan = self._moccasin_plans.get(key)
+        if plan is None:
+            name = type(self.module).__name__
+            if self._moccasin_plans and not self._moccasin_replan:
+                known = "; ".join(describe_key(k[0]) for k in self._moccasin_plans)
+                raise PlanError(
+                    f"moccasin.wrap({name}): no plan for inputs {describe_key(key[0])} (planned: {known}) "
+                    f"and re-planning is disabled (replan=False); wrap with replan=True or feed a planned shape"
+                )
+            if self._moccasin_plans:
+                log.warning("moccasin: new input shapes %s for %s: re-planning", describe_key(key[0]), name)
+            else:
+                log.info("moccasin: planning %s for inputs %s", name, describe_key(key[0]))
+            plan = self._make_plan(key, args)
+            self._moccasin_plans[key] = plan
+            log.info("moccasin: %s", str(plan.report).replace("\n", "\n  "))
+        self._moccasin_last = plan
+        plan.report["plans_cached"] = len(self._moccasin_plans)
+        return plan
+
+    def _make_plan(self, key: tuple, args: tuple) -> CompiledPlan:
+        started = time.perf_counter()
+        name = type(self.module).__name__
+        with contextlib.ExitStack() as stack:
+            step: TracedStep = trace_step(self.module, *args, stack=stack, name=f"{name}_train")
+            schedule = solve(
+                step.graph, budget=self._moccasin_budget, time_limit=self._moccasin_time_limit,
+                **self._moccasin_solver_options,
+            )
+            if not schedule.found:
+                problem = Problem.from_graph(step.graph)
+                hint = f"; no schedule can go below {problem.min_budget / max(schedule.baseline_peak, 1):.3f} of the baseline"
+                raise PlanError(
+                    f"moccasin.wrap({name}): no schedule under budget {schedule.budget} bytes "
+                    f"({schedule.status}: {schedule.message or 'no solution'}){hint}; raise the budget or the time limit"
+                )
+            emit = split_schedule(step, schedule.sequence)
+            fn, graphs = compile_plan(step, emit)
+        plan = CompiledPlan(
+            key=key, schedule=schedule, emit=emit, fn=fn, graphs=graphs, placeholders=list(step.placeholders),
+            graph=step.graph, no_recompute=dict(step.no_recompute),
+        )
+        lb = schedule.lower_bound
+        plan.report = Report(
+            model=name,
+            inputs=describe_key(key[0]),
+            budget_bytes=schedule.budget,
+            budget_fraction=schedule.budget_fraction,
+            baseline_peak_bytes=schedule.baseline_peak,
+            predicted_peak_bytes=schedule.peak_memory,
+            predicted_tdi_percent=schedule.tdi_percent,
+            lower_bound_tdi_percent=(None if lb is None else 100 * (lb / schedule.baseline_cost - 1)),
+            cost_unit=step.graph.graph.get("cost_unit"),
+            resident_bytes=step.graph.graph.get("resident_bytes"),
+            schedule_length=len(schedule.sequence),
+            num_nodes=step.graph.number_of_nodes(),
+            recomputations=emit.num_recomputations,
+            saved_values=len(emit.saved),
+            solver=schedule.solver,
+            status=schedule.status,
+            solve_seconds=schedule.solve_seconds,
+            plan_seconds=time.perf_counter() - started,
+            plans_cached=len(self._moccasin_plans) + 1,
+        )
+        return plan
+
+    # -- reporting ---------------------------------------------------------------------
+    @property
+    def moccasin_plan(self) -> CompiledPlan | None:
+        """The plan the last training call used (None before the first one)."""
+        return self._moccasin_last
+
+    def moccasin_report(self) -> Report:
+        """Predicted peak, baseline peak, budget, predicted TDI, schedule size, solver status.
+
+        Reports the plan of the last training call; raises if no training call was made yet.
+        """
+        if self._moccasin_last is None:
+            raise PlanError("moccasin_report(): no plan yet; call the wrapped model on a training batch first")
+        return Report(self._moccasin_last.report)
+
+
+def wrap(
+    model: nn.Module,
+    *example_inputs,
+    budget: str | float | int = 0.5,
+    time_limit: float = 60.0,
+    replan: bool = True,
+    **solver_options,
+) -> MoccasinModule:
+    """A drop-in replacement for ``model`` whose training steps fit ``budget``.
+
+    ``budget`` is a fraction of the traced step's baseline peak (``0.5``, ``"50%"``) or bytes
+    (``"512MiB"``, or an int), as in :func:`moccasin.solve`; ``solver_options`` go to
+    :func:`moccasin.solve` (``solver``, ``max_recompute``, ``workers``, ``seed``). With
+    ``example_inputs`` the first plan is made now; otherwise on the first training call. A new
+    input shape or dtype re-plans (logged on the ``moccasin`` logger) unless ``replan=False``,
+    which raises :class:`PlanError` instead. Parameters are shared: train ``model.parameters()``
+    or ``wrapped.parameters()`` alike.
+    """
+    if not isinstance(model, nn.Module):
+        raise InputError(f"moccasin.wrap needs an nn.Module, got {type(model).__name__}")
+    wrapped = MoccasinModule(model, budget=budget, time_limit=time_limit, replan=replan, solver_options=solver_options)
+    if example_inputs:
+        if not model.training:
+            raise InputError("moccasin.wrap plans a training step: call model.train() before wrapping with example inputs")
+        wrapped._plan_for(tuple(example_inputs))
+    return wrapped
