@@ -60,7 +60,7 @@ class TracedStep:
     def fx_node(self, node_id: int) -> fx.Node:
         """The fx node behind a graph node id."""
         name = self.node_names[node_id]
-        return next(n for n in self.gm.graph.find_nodes(op="call_function") if n.name == name)
+        return next(n for n in self.gm.graph.nodes if n.name == name)
 
     def names_of_kind(self, kind: str) -> list[str]:
         return [name for name, k, _ in self.placeholders if k == kind]
