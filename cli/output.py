@@ -82,12 +82,13 @@ def print_table(headers: list[str], rows: list[list[str]], right: set[int] | Non
     """A rich table on a terminal (when rich is installed), plain aligned columns otherwise."""
     if sys.stdout.isatty():
         try:
+            from rich import box
             from rich.console import Console
             from rich.table import Table
         except ImportError:
             pass
         else:
-            t = Table(title=title, title_justify="left", header_style="bold")
+            t = Table(title=title, title_justify="left", title_style="bold", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
             for i, h in enumerate(headers):
                 t.add_column(h, justify="right" if i in (right or set()) else "left", no_wrap=True)
             for r in rows:

@@ -51,7 +51,7 @@ def _row(s: moccasin.Schedule, units: str) -> list[str]:
         bound = f"{100 * (s.lower_bound / s.baseline_cost - 1):.3f}"
         if s.found and s.total_cost:
             gap = f"{100 * (s.total_cost - s.lower_bound) / s.total_cost:.2f}"
-    status = s.status + (" (interrupted)" if s.extra.get("interrupted") else "")
+    status = s.status + ("*" if s.extra.get("interrupted") else "")
     return [
         fraction, human(s.budget, units), status, human(s.peak_memory, units),
         "-" if s.tdi_percent is None else f"{s.tdi_percent:.3f}", bound, gap, f"{s.solve_seconds:.1f}",
@@ -88,6 +88,8 @@ def run(args) -> int:
     elif not args.quiet:
         title = f"{result.graph}: baseline peak {human(result.baseline_peak, units)}, cost {result.baseline_cost:,}"
         output.print_table(HEADERS, [_row(s, units) for s in result.results], right={0, 1, 3, 4, 5, 6, 7}, title=title)
+        if result.interrupted:
+            print("* interrupted by Ctrl-C: the best schedule found before it")
         for path in (args.output, args.plot):
             if path:
                 print(f"written {path}")

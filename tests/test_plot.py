@@ -66,3 +66,14 @@ def test_plot_memory_without_sequence_is_input_error(tmp_path):
     s = moccasin.solve(G, budget=0.01)
     with pytest.raises(InputError):
         plot_memory(G, s, tmp_path / "x.png")
+
+
+def test_planning_and_cli_parser_do_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, moccasin, moccasin.sweep; from moccasin_cli.main import build_parser; build_parser(); "
+        "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
