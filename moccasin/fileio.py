@@ -31,7 +31,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        what = "truncated JSON" if e.pos >= len(text.rstrip()) else "not valid JSON"
+        ends_early = e.pos >= len(text.rstrip()) - 1 or e.msg.startswith("Unterminated string")
+        what = "truncated JSON" if ends_early else "not valid JSON"
         raise InputError(f"{p}: {what} (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
         raise InputError(f"{p}: JSON nested too deeply") from None

@@ -24,31 +24,9 @@ from ortools.sat.python import cp_model
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
+from moccasin.schedule.stages import event, stage_of
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.greedy import best_greedy
-
-
-def event(stage: int, position: int) -> int:
-    """Index of position ``position`` in stage ``stage`` on the time grid."""
-    return stage * (stage + 1) // 2 + position
-
-
-def stage_of(problem: Problem, sequence: list[int]) -> list[int] | None:
-    """The stage of every step of a stage-structured sequence, or None if it is not one.
-
-    Stage-structured: stages ``0..n-1`` in turn, stage ``s`` computes nodes of index ``<= s`` in
-    increasing order and ends with the first computation of ``s``.
-    """
-    stages, s, prev = [], 0, -1
-    for v in sequence:
-        if s >= problem.n or v > s or v <= prev:
-            return None
-        stages.append(s)
-        if v == s:
-            s, prev = s + 1, -1
-        else:
-            prev = v
-    return stages if s == problem.n else None
 
 
 @dataclass

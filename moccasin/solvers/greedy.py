@@ -15,6 +15,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
+from moccasin.solvers.shaving import shave
 
 #: Exponents of the distance to the next use in the eviction score; each is one greedy run.
 DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
@@ -99,10 +100,12 @@ def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
 
 
 def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[int] | None:
-    """The cheapest schedule over the eviction scores in :data:`DISTANCE_WEIGHTS`."""
+    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`."""
     best, best_cost = None, None
-    for w in DISTANCE_WEIGHTS:
-        seq = greedy_sequence(problem, budget, cap=cap, distance_weight=w)
+    runs = [lambda: shave(problem, budget, cap=cap)]
+    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w) for w in DISTANCE_WEIGHTS]
+    for run in runs:
+        seq = run()
         if seq is None:
             continue
         sim = simulate_indices(problem, seq)
@@ -112,7 +115,7 @@ def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[i
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
-    """``--solver heuristic``: the best greedy schedule, unbounded recomputation."""
+    """``--solver heuristic``: the best of the greedy heuristics, unbounded recomputation."""
     started = time.perf_counter()
     seq = best_greedy(problem, budget)
     found = Found(
