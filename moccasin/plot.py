@@ -102,16 +102,20 @@ def plot_memory(
     ax = fig.add_subplot()
     base = [m / divisor for m in prof["baseline"]]
     mem = [m / divisor for m in prof["memory"]]
-    ax.step(range(len(base)), base, where="post", color=_BASELINE, lw=1.2, label=f"baseline order (peak {human(prof['baseline_peak'], unit)})")
-    ax.fill_between(range(len(mem)), mem, step="post", color=_SCHEDULE, alpha=0.15, lw=0)
-    ax.step(range(len(mem)), mem, where="post", color=_SCHEDULE, lw=1.4, label=f"schedule (peak {human(prof['peak'], unit)})")
+    # Step k spans [k, k+1): repeat the last value so that the last step has its width too.
+    ax.step(range(len(base) + 1), base + base[-1:], where="post", color=_BASELINE, lw=1.2,
+            label=f"baseline order (peak {human(prof['baseline_peak'], unit)})")
+    ax.fill_between(range(len(mem) + 1), mem + mem[-1:], step="post", color=_SCHEDULE, alpha=0.15, lw=0)
+    ax.step(range(len(mem) + 1), mem + mem[-1:], where="post", color=_SCHEDULE, lw=1.4,
+            label=f"schedule (peak {human(prof['peak'], unit)})")
     if budget is not None:
         share = f", {budget / prof['baseline_peak']:.0%} of baseline" if prof["baseline_peak"] else ""
         ax.axhline(budget / divisor, color=_BUDGET, ls="--", lw=1.2, label=f"budget {human(budget, unit)}{share}")
     if prof["recomputed"]:
         ks = prof["recomputed"]
-        ax.scatter(ks, [mem[k] for k in ks], marker="v", s=22, color=_RECOMPUTE, zorder=3, label=f"recomputation ({len(ks)})")
-        ax.plot(ks, [0] * len(ks), "|", color=_RECOMPUTE, ms=8, mew=1.2, zorder=3, clip_on=False)
+        mid = [k + 0.5 for k in ks]
+        ax.scatter(mid, [mem[k] for k in ks], marker="v", s=22, color=_RECOMPUTE, zorder=3, label=f"recomputation ({len(ks)})")
+        ax.plot(mid, [0] * len(ks), "|", color=_RECOMPUTE, ms=8, mew=1.2, zorder=3, clip_on=False)
     ax.set_xlim(0, max(len(mem), len(base)))
     ax.set_ylim(0, top / divisor * 1.08)
     ax.set_xlabel("step")
