@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import moccasin
 from moccasin.solvers import SOLVERS
-from moccasin_cli import output
+from moccasin_cli import output, progress
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -41,15 +42,22 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     G = moccasin.load_graph(args.graph)
-    schedule = moccasin.solve(
-        G,
-        budget=args.budget,
-        time_limit=args.time_limit,
-        solver=args.solver,
-        max_recompute=args.max_recompute,
-        workers=args.workers,
-        seed=args.seed,
-    )
+    label = f"{Path(args.graph).stem} @ {args.budget}"
+    try:
+        with progress.for_args(args, label, args.time_limit) as live:
+            schedule = moccasin.solve(
+                G,
+                budget=args.budget,
+                time_limit=args.time_limit,
+                solver=args.solver,
+                max_recompute=args.max_recompute,
+                workers=args.workers,
+                seed=args.seed,
+                progress=live,
+            )
+    except KeyboardInterrupt:
+        print("moccasin: interrupted before any schedule was found", file=sys.stderr)
+        return output.EXIT_TIMEOUT
     if args.output and schedule.found:
         schedule.save(args.output)
     if args.json:

@@ -49,7 +49,11 @@ def solve(
     ``budget``: a fraction of the baseline peak (``0.8``, ``"80%"``), an amount in the graph's
     units (``123456``) or bytes (``"512MiB"``). ``solver``: ``"cp"`` (the Moccasin model),
     ``"heuristic"`` or another name in :data:`moccasin.solvers.SOLVERS`. ``progress`` is called
-    with a :class:`~moccasin.solvers.Progress` on every improvement.
+    with a :class:`~moccasin.solvers.Progress` on every improvement (from the solver's threads).
+
+    Ctrl-C (KeyboardInterrupt, also one raised by ``progress``) stops the search: the best
+    schedule so far comes back with status FEASIBLE and ``extra["interrupted"] = True``; with
+    none yet the KeyboardInterrupt is re-raised.
 
     >>> import moccasin
     >>> G = moccasin.load_graph("graphs/chain8_train.json")  # doctest: +SKIP

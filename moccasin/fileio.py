@@ -40,6 +40,11 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader never sees half a file (rename is atomic)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     p = Path(path)
     directory = p.parent if str(p.parent) else Path(".")
     try:
@@ -49,10 +54,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except PermissionError:
         raise InputError(f"{p}: cannot write in {directory} (permission denied)") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -60,6 +66,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _read_umask() -> int:
+    """The process umask, read once at import (mkstemp makes files 0600; ours get the usual mode)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:

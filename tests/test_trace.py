@@ -166,6 +166,8 @@ def test_tied_parameters_trace():
     params = [key for _, kind, key in step.placeholders if kind == "param"]
     assert params == ["emb.weight", "head.weight"]
     assert step.names_of_kind("input") == ["primals_3"] and len(step.names_of_kind("tangent")) == 1
+    assert all(step.fx_node(i).name == name and step.ids[name] == i for i, name in step.node_names.items())
+    assert set(step.forward_ids) | set(step.backward_ids) == set(step.node_names)
     assert moccasin.trace(Tied(), torch.randint(0, 11, (7,))).number_of_nodes() == step.graph.number_of_nodes()
 
 

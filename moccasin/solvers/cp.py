@@ -182,7 +182,12 @@ def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
 
 
 class _Watcher(cp_model.CpSolverSolutionCallback):
-    """Keeps the newest solution's sequence and reports progress; thread-safe."""
+    """Keeps the newest solution's sequence and reports progress; thread-safe.
+
+    The progress callback runs on CP-SAT's threads: an exception it raises (KeyboardInterrupt
+    included) must not unwind through C++, so it is kept here, the search is stopped, and
+    :func:`_search` re-raises it (or treats it as an interrupt) on the calling thread.
+    """
 
     def __init__(self, m: CpModel, problem: Problem, started: float, progress, base_extra: int):
         super().__init__()
@@ -194,6 +199,23 @@ class _Watcher(cp_model.CpSolverSolutionCallback):
         self.first_seconds: float | None = None
         self.best_seconds: float | None = None
         self.bound: int | None = None
+        self.stop = None  # set by _search: stops the running search from any thread
+        self.interrupted = False  # the progress callback raised KeyboardInterrupt
+        self.error: BaseException | None = None  # it raised something else
+
+    def _report(self, report: Progress) -> None:
+        if not self.progress or self.interrupted or self.error is not None:
+            return
+        try:
+            self.progress(report)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        except BaseException as e:  # noqa: BLE001 - re-raised by _search on the caller's thread
+            self.error = e
+        else:
+            return
+        if self.stop is not None:
+            self.stop()
 
     def on_solution_callback(self) -> None:
         seq = self.m.sequence(self.value)
@@ -206,16 +228,57 @@ class _Watcher(cp_model.CpSolverSolutionCallback):
             if self.first_seconds is None:
                 self.first_seconds = now
             self.best_seconds = now
-        if self.progress:
-            self.progress(Progress(now, cost, self.bound, self.base_extra))
+        self._report(Progress(now, cost, self.bound, self.base_extra))
 
     def on_bound(self, bound: float) -> None:
         value = int(math.ceil(bound - 1e-6)) * self.m.cost_scale + self.problem.base_cost
         with self.lock:
             self.bound = value if self.bound is None else max(self.bound, value)
             best = self.best_cost
-        if self.progress:
-            self.progress(Progress(time.perf_counter() - self.started, best, self.bound, self.base_extra))
+        self._report(Progress(time.perf_counter() - self.started, best, self.bound, self.base_extra))
+
+
+def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: _Watcher) -> tuple[int, bool]:
+    """Run ``solver.solve`` so that Ctrl-C stops the search and keeps what it found.
+
+    Returns ``(status code, interrupted)``. OR-Tools' own SIGINT handling
+    (``catch_sigint_signal``) is off: it leaves SIGINT at SIG_DFL after the solve and exits the
+    process on a third Ctrl-C. Python only runs signal handlers on the main thread between
+    bytecodes, never while it sits in ``solve()``, so the search runs on a helper thread while
+    this thread waits; a KeyboardInterrupt here (or from the progress callback) calls
+    ``stop_search()`` and the solve returns its best solution. A second Ctrl-C is absorbed.
+    """
+    solver.parameters.catch_sigint_signal = False
+    outcome: dict = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["code"] = solver.solve(model, watcher)
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = e
+        finally:
+            done.set()
+
+    watcher.stop = solver.stop_search
+    thread = threading.Thread(target=run, name="moccasin-cp-sat", daemon=True)
+    interrupted = False
+    thread.start()
+    while True:
+        try:
+            # Event.wait, not Thread.join: a join cut short by KeyboardInterrupt can report a
+            # running thread as finished (CPython < 3.13).
+            while not done.wait(0.1):
+                if interrupted or watcher.interrupted:
+                    solver.stop_search()  # again each tick: a stop before solve() starts is lost
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if "error" in outcome:
+        raise outcome["error"]
+    if watcher.error is not None:
+        raise watcher.error
+    return outcome["code"], interrupted or watcher.interrupted
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
@@ -239,11 +302,21 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
             hint = None
         else:
             hint_seconds = time.perf_counter() - started
-            if options.progress:
-                options.progress(Progress(hint_seconds, hint_sim.cost, problem.base_cost, base.cost))
 
-    m = build_model(problem, budget, C)
-    hinted = hint is not None and add_hint(m, problem, hint)
+    def interrupted_early() -> Schedule:
+        """Ctrl-C before the search: the hint is the best schedule so far, else re-raise."""
+        if hint is None:
+            raise KeyboardInterrupt
+        stats.update(interrupted=True, message="interrupted before the search: the starting schedule, not optimised")
+        return make_schedule(problem, budget, "cp", Found(hint, "FEASIBLE", None, hint_seconds, stats), started, base=base)
+
+    try:
+        if hint is not None and options.progress:
+            options.progress(Progress(hint_seconds, hint_sim.cost, problem.base_cost, base.cost))
+        m = build_model(problem, budget, C)
+        hinted = hint is not None and add_hint(m, problem, hint)
+    except KeyboardInterrupt:
+        return interrupted_early()
     stats["hinted"] = hinted
     proto = m.model.proto
     stats["variables"] = len(proto.variables)
@@ -264,19 +337,15 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
             solver.best_bound_callback = watcher.on_bound
         except AttributeError:  # older OR-Tools
             pass
-    interrupted = False
-    try:
-        code = solver.solve(m.model, watcher)
-    except KeyboardInterrupt:
-        interrupted, code = True, cp_model.UNKNOWN
-    status = solver.status_name(code) if not interrupted else "UNKNOWN"
+    code, interrupted = _search(solver, m.model, watcher)
+    status = solver.status_name(code)
     stats["cp_status"] = status
     if interrupted:
         stats["interrupted"] = True
 
     seq, first = watcher.best, watcher.first_seconds
     lower = watcher.bound
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not interrupted:
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         seq = m.sequence(solver.value)
         lower = int(math.ceil(solver.best_objective_bound - 1e-6)) * m.cost_scale + problem.base_cost
     if hint is not None:
@@ -296,6 +365,10 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         )
         lower = None
     elif seq is None:
+        if interrupted:
+            raise KeyboardInterrupt  # nothing to keep: the caller's Ctrl-C goes on
         stats["message"] = "the time limit ran out before any schedule was found"
+    elif interrupted:
+        stats["message"] = "interrupted: the best schedule found before Ctrl-C (the search did not finish)"
     stats["best_solution_seconds"] = round(watcher.best_seconds, 4) if watcher.best_seconds is not None else first
     return make_schedule(problem, budget, "cp", Found(seq, result, lower, first, stats), started, base=base)

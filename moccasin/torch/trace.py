@@ -171,39 +171,27 @@ def trace(model: torch.nn.Module, *example_inputs, profile: bool = False, name: 
     return trace_step(model, *example_inputs, profile=profile, name=name).graph
 
 
-def _build(joint, name: str) -> TracedStep:
-    gm: fx.GraphModule = joint.graph_module
-    graph = gm.graph
-    placeholders: list[tuple[str, str, Any]] = []
-    for node in graph.nodes:
-        if node.op == "placeholder":
-            kind, key = _kind(node.meta.get("desc"))
-            placeholders.append((node.name, kind, key))
-    output = next(n for n in graph.nodes if n.op == "output")
-    outs = list(output.args[0])
-    descs = list(output.meta.get("desc") or [None] * len(outs))
-    num_fwd = sum(1 for d in descs if d is not None and type(d).__name__ != "GradAOTOutput")
-    mutated = [d.mutated_input for d in descs if type(d).__name__ == "InputMutationAOTOutput"]
-    ph_desc = {n.name: n.meta.get("desc") for n in graph.nodes if n.op == "placeholder"}
-    mutated_names = {nm for nm, d in ph_desc.items() if d in mutated}
+def _op_name(target) -> str:
+    """``aten.mm.default`` for ATen ops, the function name otherwise (``getitem``)."""
+    if isinstance(target, torch._ops.OpOverload):
+        return str(target)
+    return getattr(target, "__name__", str(target))
 
-    own = analyse_storage(graph)
-    reasons = no_recompute_reasons(graph, own, mutated_names)
-    tangents = {nm for nm, kind, _ in placeholders if kind == "tangent"}
 
+def _compute_graph(graph: fx.Graph, own, reasons: dict[str, str], tangents: set[str], outs: list):
+    """The DiGraph of the module docstring and the fx name -> id map."""
     G = nx.DiGraph()
     ids: dict[str, int] = {}
     backward: set[str] = set()
     for node in graph.nodes:
         if node.op != "call_function":
             continue
-        nid = len(ids)
-        ids[node.name] = nid
+        nid = ids[node.name] = len(ids)
         if any(a.name in tangents or a.name in backward for a in node.all_input_nodes):
             backward.add(node.name)
         attrs = {
             "name": node.name,
-            "op": str(node.target) if not callable(node.target) or hasattr(node.target, "_schema") else node.target.__name__,
+            "op": _op_name(node.target),
             "backward": node.name in backward,
             "cost_cpu": estimate_cost(node, own),
             "cost_ram": own.fresh_bytes.get(node.name, 0),
@@ -213,6 +201,7 @@ def _build(joint, name: str) -> TracedStep:
         if aliased and aliased[0] in ids:
             attrs["alias_of"] = ids[aliased[0]]
         G.add_node(nid, **attrs)
+        # read the input, and keep alive the node owning its storage (views keep their base)
         for a in node.all_input_nodes:
             for src in (a.name, *own.owners.get(a.name, ())):
                 if src in ids and src != node.name:
@@ -224,6 +213,26 @@ def _build(joint, name: str) -> TracedStep:
             for src in (o.name, *own.owners.get(o.name, ())):
                 if src in ids:
                     G.add_edge(ids[src], sink)
+    return G, ids
+
+
+def _build(joint, name: str) -> TracedStep:
+    """Analyse the exported joint graph: placeholders, outputs, storage, marks, costs."""
+    gm: fx.GraphModule = joint.graph_module
+    graph = gm.graph
+    placeholders = [(n.name, *_kind(n.meta.get("desc"))) for n in graph.nodes if n.op == "placeholder"]
+    output = next(n for n in graph.nodes if n.op == "output")
+    outs = list(output.args[0])
+    descs = list(output.meta.get("desc") or [None] * len(outs))
+    num_fwd = sum(1 for d in descs if d is not None and type(d).__name__ != "GradAOTOutput")
+    mutated = [d.mutated_input for d in descs if type(d).__name__ == "InputMutationAOTOutput"]
+    mutated_names = {n.name for n in graph.nodes if n.op == "placeholder" and n.meta.get("desc") in mutated}
+
+    own = analyse_storage(graph)
+    reasons = no_recompute_reasons(graph, own, mutated_names)
+    tangents = {nm for nm, kind, _ in placeholders if kind == "tangent"}
+    G, ids = _compute_graph(graph, own, reasons, tangents, outs)
+    sink = G.number_of_nodes() - 1
     G.graph.update(
         name=name,
         order=list(range(sink + 1)),
