@@ -151,7 +151,9 @@ class _Builder:
         return new
 
 
-def build_graphs(gm: fx.GraphModule, plan: EmitPlan, num_fwd_outputs: int) -> tuple[fx.GraphModule, fx.GraphModule]:
+def build_graphs(
+    gm: fx.GraphModule, plan: EmitPlan, num_fwd_outputs: int, accumulate: dict[int, Callable] | None = None
+) -> tuple[fx.GraphModule, fx.GraphModule]:
     """The forward and backward GraphModules of ``plan`` over the joint graph ``gm``.
 
     Forward: placeholders are the joint's primals (parameters, buffers, inputs), outputs the
@@ -203,9 +205,25 @@ def build_graphs(gm: fx.GraphModule, plan: EmitPlan, num_fwd_outputs: int) -> tu
     b.base_gen = dict(f.base_gen)
     for t in tangents:
         b.env[t.name] = next(p for p in tangent_nodes if p.name == t.name)
+    grad_outs = outs[num_fwd_outputs:]
+    early: dict[str, list[Callable]] = {}
+    for j, fn in (accumulate or {}).items():
+        o = grad_outs[j]
+        if isinstance(o, fx.Node):
+            early.setdefault(o.name, []).append(fn)
+    done: set[str] = set()
     for name in plan.backward_steps:
-        b.copy(name)
-    bwd.output(tuple(b.value(o) if isinstance(o, fx.Node) else o for o in outs[num_fwd_outputs:]))
+        new = b.copy(name)
+        if name in early:
+            if name in done:
+                raise EmitError(f"schedule computes gradient {name} twice; it must be marked no_recompute")
+            done.add(name)
+            for fn in early[name]:
+                bwd.call_function(fn, (new,))
+    bwd.output(tuple(
+        None if (accumulate and j in accumulate) else (b.value(o) if isinstance(o, fx.Node) else o)
+        for j, o in enumerate(grad_outs)
+    ))
 
     plan.saved = saved
     fwd.output(tuple(fwd_outs + [f.value(nodes[s]) for s in saved]))
@@ -237,7 +255,7 @@ def boxed(gm: fx.GraphModule) -> Callable[[list], Any]:
     return run
 
 
-def partition_fn_for(step, plan: EmitPlan, graphs: dict):
+def partition_fn_for(step, plan: EmitPlan, graphs: dict, accumulate: dict[int, Callable] | None = None):
     """An AOTAutograd ``partition_fn`` that returns the schedule's graphs instead of a min-cut.
 
     It checks that AOTAutograd hands it the joint graph that was traced (the plan refers to its
@@ -250,14 +268,14 @@ def partition_fn_for(step, plan: EmitPlan, graphs: dict):
             raise EmitError("AOTAutograd changed the joint graph between tracing and compiling; cannot emit the plan")
         if num_fwd_outputs != step.num_fwd_outputs:
             raise EmitError(f"AOTAutograd expects {num_fwd_outputs} forward outputs, the trace found {step.num_fwd_outputs}")
-        fw, bw = build_graphs(joint_module, plan, num_fwd_outputs)
+        fw, bw = build_graphs(joint_module, plan, num_fwd_outputs, accumulate)
         graphs["forward"], graphs["backward"] = fw, bw
         return fw, bw
 
     return partition
 
 
-def compile_plan(step, plan: EmitPlan) -> tuple[Callable, dict]:
+def compile_plan(step, plan: EmitPlan, accumulate: dict[int, Callable] | None = None) -> tuple[Callable, dict]:
     """Compile the traced step (its export stack must still be open) with the plan's graphs.
 
     Returns ``(fn, graphs)``: ``fn(*params, *buffers, *inputs)`` runs the forward eagerly and
@@ -275,11 +293,34 @@ def compile_plan(step, plan: EmitPlan) -> tuple[Callable, dict]:
 
     fn = aot_compile_joint_with_descriptors(
         step.joint,
-        partition_fn=partition_fn_for(step, plan, graphs),
+        partition_fn=partition_fn_for(step, plan, graphs, accumulate),
         fw_compiler=compiler,
         bw_compiler=compiler,
     )
     return fn, graphs
+
+
+def early_grad_graph(step):
+    """A copy of the traced graph for gradients accumulated as soon as they exist.
+
+    The sink keeps only the forward outputs alive; each parameter gradient is marked
+    no_recompute (it is added into ``.grad`` once) and is freed after that, so the planner
+    no longer counts every gradient as alive until the backward ends.
+    """
+    G = step.graph.copy()
+    outs = list(next(n for n in step.gm.graph.nodes if n.op == "output").args[0])
+    keep: set[int] = set()
+    for o in outs[: step.num_fwd_outputs]:
+        nid = step.ids.get(o.name) if isinstance(o, fx.Node) else None
+        while nid is not None and nid not in keep:
+            keep.add(nid)
+            nid = G.nodes[nid].get("alias_of")
+    G.remove_edges_from([(u, step.sink) for u in list(G.predecessors(step.sink)) if u not in keep])
+    for j, (_, kind, _) in enumerate(step.placeholders):
+        o = outs[step.num_fwd_outputs + j] if step.num_fwd_outputs + j < len(outs) else None
+        if kind == "param" and isinstance(o, fx.Node) and o.name in step.ids:
+            G.nodes[step.ids[o.name]]["no_recompute"] = True
+    return G
 
 
 def count_ops(gm: fx.GraphModule) -> Counter:

@@ -24,7 +24,7 @@ from moccasin.api import solve
 from moccasin.errors import InputError, MoccasinError
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
-from moccasin.torch.emit import EmitPlan, compile_plan, split_schedule
+from moccasin.torch.emit import EmitPlan, compile_plan, early_grad_graph, split_schedule
 from moccasin.torch.trace import TracedStep, trace_step
 
 log = logging.getLogger("moccasin")
@@ -108,9 +108,12 @@ class CompiledPlan:
 class MoccasinModule(nn.Module):
     """Runs ``module``'s training step under a memory budget (see :func:`wrap`)."""
 
-    def __init__(self, module: nn.Module, *, budget, time_limit: float, replan: bool, solver_options: dict):
+    def __init__(
+        self, module: nn.Module, *, budget, time_limit: float, replan: bool, early_grads: bool, solver_options: dict
+    ):
         super().__init__()
         self.module = module
+        self._moccasin_early_grads = early_grads
         self._moccasin_budget = budget
         self._moccasin_time_limit = time_limit
         self._moccasin_replan = replan
@@ -184,22 +187,24 @@ class MoccasinModule(nn.Module):
         name = type(self.module).__name__
         with contextlib.ExitStack() as stack:
             step: TracedStep = trace_step(self.module, *args, stack=stack, name=f"{name}_train")
+            graph = early_grad_graph(step) if self._moccasin_early_grads else step.graph
+            accumulate = self._accumulators(step) if self._moccasin_early_grads else None
             schedule = solve(
-                step.graph, budget=self._moccasin_budget, time_limit=self._moccasin_time_limit,
+                graph, budget=self._moccasin_budget, time_limit=self._moccasin_time_limit,
                 **self._moccasin_solver_options,
             )
             if not schedule.found:
-                problem = Problem.from_graph(step.graph)
+                problem = Problem.from_graph(graph)
                 hint = f"; no schedule can go below {problem.min_budget / max(schedule.baseline_peak, 1):.3f} of the baseline"
                 raise PlanError(
                     f"moccasin.wrap({name}): no schedule under budget {schedule.budget} bytes "
                     f"({schedule.status}: {schedule.message or 'no solution'}){hint}; raise the budget or the time limit"
                 )
             emit = split_schedule(step, schedule.sequence)
-            fn, graphs = compile_plan(step, emit)
+            fn, graphs = compile_plan(step, emit, accumulate)
         plan = CompiledPlan(
             key=key, schedule=schedule, emit=emit, fn=fn, graphs=graphs, placeholders=list(step.placeholders),
-            graph=step.graph, no_recompute=dict(step.no_recompute),
+            graph=graph, no_recompute=dict(step.no_recompute),
         )
         lb = schedule.lower_bound
         plan.report = Report(
@@ -215,6 +220,7 @@ class MoccasinModule(nn.Module):
             resident_bytes=step.graph.graph.get("resident_bytes"),
             schedule_length=len(schedule.sequence),
             num_nodes=step.graph.number_of_nodes(),
+            early_grads=self._moccasin_early_grads,
             recomputations=emit.num_recomputations,
             saved_values=len(emit.saved),
             solver=schedule.solver,
@@ -224,6 +230,23 @@ class MoccasinModule(nn.Module):
             plans_cached=len(self._moccasin_plans) + 1,
         )
         return plan
+
+    def _accumulators(self, step: TracedStep) -> dict:
+        """Gradient output index -> a function adding that gradient into the parameter's .grad."""
+        module = self.module
+
+        def make(key: str):
+            def accumulate_grad(g: torch.Tensor) -> None:
+                # What autograd's AccumulateGrad does for a dense leaf, minus hooks.
+                p = module.get_parameter(key)
+                if p.grad is None:
+                    p.grad = g.detach() if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
+                else:
+                    p.grad.add_(g)
+
+            return accumulate_grad
+
+        return {j: make(key) for j, (_, kind, key) in enumerate(step.placeholders) if kind == "param"}
 
     # -- reporting ---------------------------------------------------------------------
     @property
@@ -247,6 +270,7 @@ def wrap(
     budget: str | float | int = 0.5,
     time_limit: float = 60.0,
     replan: bool = True,
+    early_grads: bool = True,
     **solver_options,
 ) -> MoccasinModule:
     """A drop-in replacement for ``model`` whose training steps fit ``budget``.
@@ -258,10 +282,18 @@ def wrap(
     input shape or dtype re-plans (logged on the ``moccasin`` logger) unless ``replan=False``,
     which raises :class:`PlanError` instead. Parameters are shared: train ``model.parameters()``
     or ``wrapped.parameters()`` alike.
+
+    ``early_grads=True`` (default) adds each parameter gradient into ``.grad`` inside the
+    backward as soon as it is computed (as autograd's AccumulateGrad would, without hooks), so
+    gradients do not all stay alive until the backward ends; ``torch.autograd.grad`` over the
+    parameters and gradient hooks on them then see nothing. ``early_grads=False`` returns the
+    gradients to autograd at the end of the backward (exact autograd semantics, more memory).
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"moccasin.wrap needs an nn.Module, got {type(model).__name__}")
-    wrapped = MoccasinModule(model, budget=budget, time_limit=time_limit, replan=replan, solver_options=solver_options)
+    wrapped = MoccasinModule(
+        model, budget=budget, time_limit=time_limit, replan=replan, early_grads=early_grads, solver_options=solver_options
+    )
     if example_inputs:
         if not model.training:
             raise InputError("moccasin.wrap plans a training step: call model.train() before wrapping with example inputs")
