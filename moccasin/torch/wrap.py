@@ -189,10 +189,7 @@ class MoccasinModule(nn.Module):
             step: TracedStep = trace_step(self.module, *args, stack=stack, name=f"{name}_train")
             graph = early_grad_graph(step) if self._moccasin_early_grads else step.graph
             accumulate = self._accumulators(step) if self._moccasin_early_grads else None
-            schedule = solve(
-                graph, budget=self._moccasin_budget, time_limit=self._moccasin_time_limit,
-                **self._moccasin_solver_options,
-            )
+            schedule = self._solve(graph)
             if not schedule.found:
                 problem = Problem.from_graph(graph)
                 hint = f"; no schedule can go below {problem.min_budget / max(schedule.baseline_peak, 1):.3f} of the baseline"
@@ -230,6 +227,28 @@ class MoccasinModule(nn.Module):
             plans_cached=len(self._moccasin_plans) + 1,
         )
         return plan
+
+    def _solve(self, graph) -> Schedule:
+        """Plan ``graph``. The default solver ``"auto"`` runs the fast heuristic, then CP-SAT
+        within the time limit, and keeps the cheaper schedule found (CP-SAT alone may find
+        none in a short time limit on a large graph)."""
+        options = dict(self._moccasin_solver_options)
+        solver = options.pop("solver", "auto")
+        kw = dict(budget=self._moccasin_budget, time_limit=self._moccasin_time_limit, **options)
+        if solver != "auto":
+            return solve(graph, solver=solver, **kw)
+        started = time.perf_counter()
+        quick = solve(graph, solver="heuristic", **kw)
+        if quick.status == "INFEASIBLE":
+            return quick
+        kw["time_limit"] = max(1.0, self._moccasin_time_limit - (time.perf_counter() - started))
+        exact = solve(graph, solver="cp", **kw)
+        if exact.found and (not quick.found or exact.total_cost <= quick.total_cost):
+            return exact
+        if quick.found:
+            quick.extra["note"] = f"CP-SAT: {exact.status}; heuristic schedule used"
+            return quick
+        return exact
 
     def _accumulators(self, step: TracedStep) -> dict:
         """Gradient output index -> a function adding that gradient into the parameter's .grad."""
@@ -277,7 +296,8 @@ def wrap(
 
     ``budget`` is a fraction of the traced step's baseline peak (``0.5``, ``"50%"``) or bytes
     (``"512MiB"``, or an int), as in :func:`moccasin.solve`; ``solver_options`` go to
-    :func:`moccasin.solve` (``solver``, ``max_recompute``, ``workers``, ``seed``). With
+    :func:`moccasin.solve` (``solver``: ``"auto"`` (default: heuristic, then CP-SAT, the cheaper
+    wins), ``"cp"`` or ``"heuristic"``; ``max_recompute``, ``workers``, ``seed``). With
     ``example_inputs`` the first plan is made now; otherwise on the first training call. A new
     input shape or dtype re-plans (logged on the ``moccasin`` logger) unless ``replan=False``,
     which raises :class:`PlanError` instead. Parameters are shared: train ``model.parameters()``
