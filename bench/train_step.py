@@ -64,7 +64,7 @@ def make_targets(name, model, inputs):
 def blocks_of(name, model):
     """The model's repeated blocks, in the order its forward chains them."""
     if name.startswith("resnet"):
-        return [b for stage in model.stages for b in stage], True
+        return list(model.stages), True
     if name in ("mobilenet_v2", "vgg16"):
         return list(model.features), True
     if name == "gpt2":
@@ -263,8 +263,15 @@ def main():
     started = time.time()
     for name in args.models:
         t0 = time.time()
-        bench_model(name, args, rows, notes)
+        try:
+            bench_model(name, args, rows, notes)
+        except Exception as e:  # keep the other models' results
+            rows.append([name, "error", "-", "-", "-", "-", "-", "-", "-", "-", f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"])
         print(f"{name}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+        write(args, rows, notes, started)
+
+
+def write(args, rows, notes, started):
     head = ["model", "variant", "budget", "budget MiB", "measured peak MiB", "predicted MiB",
             "measured/budget", "measured/predicted", "time overhead %", "predicted TDI %", "notes"]
     out = [
@@ -286,7 +293,6 @@ def main():
     out += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     out += ["", "Smallest feasible budgets (how they were found):", ""] + notes
     Path(args.output).write_text("\n".join(out) + "\n")
-    print("\n".join(out))
 
 
 if __name__ == "__main__":
