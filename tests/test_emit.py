@@ -214,3 +214,13 @@ def test_infeasible_budget_is_a_clear_error():
     model = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
     with pytest.raises(PlanError, match="no schedule"):
         moccasin.wrap(model, torch.randn(4, 8), budget=0.05, time_limit=5)
+
+
+def test_early_grads_off_returns_gradients_to_autograd():
+    model, ref = _pair(lambda: nn.Sequential(nn.Linear(16, 64), nn.Tanh(), nn.Linear(64, 5)))
+    x, y = torch.randn(512, 16), torch.randint(0, 5, (512,))
+    w = moccasin.wrap(model, x, budget=1.0, time_limit=5, early_grads=False)
+    grads = torch.autograd.grad(F.cross_entropy(w(x), y), list(model.parameters()))
+    ref_grads = torch.autograd.grad(F.cross_entropy(ref(x), y), list(ref.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads))
+    assert w.moccasin_report()["early_grads"] is False
