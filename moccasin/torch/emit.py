@@ -171,6 +171,12 @@ def build_graphs(
 
     def placeholder(graph: fx.Graph, node: fx.Node) -> fx.Node:
         p = graph.placeholder(node.name)
+        # A saved value's placeholder is made when the backward first reads it, after copies
+        # of other nodes may have taken its name: FX then names the node ``getitem_8`` but
+        # keeps the target (the argument name) ``getitem_7``, and its generated code renames
+        # arguments in sequence (``getitem_8 = getitem_7; getitem_9 = getitem_8``), handing
+        # the wrong tensor to later readers. The argument must carry the node's own name.
+        p.target = p.name
         p.meta = dict(node.meta)
         return p
 
