@@ -238,8 +238,8 @@ def test_tiny_transformer_tight_budget_bitwise(budget):
 
     model, (x,) = load("gpt2", batch=2, seq=32, vocab=32, d_model=32, n_layer=2, n_head=2, dropout=0.0)
     ref = copy.deepcopy(model)
-    w = moccasin.wrap(model, x, budget=budget, time_limit=5, solver="heuristic")
-    assert w.moccasin_report()["recomputations"] >= 1
+    w = moccasin.wrap(model, x, budget=budget, time_limit=5, solver="heuristic", verify=True)
+    assert w.moccasin_report()["recomputations"] >= 1 and w.moccasin_report()["verified"] is True
     for bw in (w.moccasin_plan.graphs["backward"], w.moccasin_plan.graphs["forward"]):
         for n in bw.graph.nodes:
             if n.op == "placeholder":
@@ -248,3 +248,39 @@ def test_tiny_transformer_tight_budget_bitwise(budget):
     _lm_loss(ref(x), x).backward()
     for (n, p), q in zip(model.named_parameters(), ref.parameters()):
         assert torch.equal(p.grad, q.grad), f"gradient of {n} differs"
+
+
+def test_verify_catches_a_wrong_plan(monkeypatch):
+    import sys
+
+    W = sys.modules["moccasin.torch.wrap"]
+
+    real = W.compile_plan
+
+    def corrupt(step, plan, accumulate=None):
+        fn, graphs = real(step, plan, accumulate)
+        g = graphs["forward"].graph
+        out = g.output_node()
+        first = out.args[0][0]
+        with g.inserting_before(out):
+            doubled = g.call_function(torch.ops.aten.mul.Tensor, (first, 2))
+        out.args = ((doubled, *out.args[0][1:]),)
+        graphs["forward"].recompile()
+        return fn, graphs
+
+    monkeypatch.setattr(W, "compile_plan", corrupt)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 2))
+    with pytest.raises(PlanError, match="differs from eager"):
+        moccasin.wrap(model, torch.randn(4, 8), budget=1.0, time_limit=5, verify=True)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_verify_with_dropout_and_batchnorm_leaves_state_alone():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Flatten(), nn.Linear(4 * 8 * 8, 3))
+    before = copy.deepcopy(model.state_dict())
+    w = moccasin.wrap(model, torch.randn(8, 3, 8, 8), budget=0.9, time_limit=5, verify=True)
+    assert w.moccasin_report()["verified"] is True
+    assert all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())

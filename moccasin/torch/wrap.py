@@ -25,6 +25,7 @@ from moccasin.errors import InputError, MoccasinError
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.torch.emit import EmitPlan, compile_plan, early_grad_graph, split_schedule
+from moccasin.torch.execute import run_graph
 from moccasin.torch.trace import TracedStep, trace_step
 
 log = logging.getLogger("moccasin")
@@ -64,6 +65,8 @@ def format_report(r: dict) -> str:
         + (f", lower bound TDI {r['lower_bound_tdi_percent']:.2f}%" if r.get("lower_bound_tdi_percent") is not None else ""),
         f"  plan time       {r['plan_seconds']:.2f} s (trace, solve, compile); {r['plans_cached']} plan(s) cached",
     ]
+    if r.get("verified") is not None:
+        lines.append("  verified        " + ("gradients bitwise equal to eager on the planning inputs" if r["verified"] else "skipped (random ops reordered)"))
     return "\n".join(lines)
 
 
@@ -90,6 +93,13 @@ def describe_key(key: tuple) -> str:
     return ", ".join(shown)
 
 
+def _call_graph(gm, args: list):
+    """Call an emitted GraphModule, whether its code takes a boxed argument list or not."""
+    if type(gm.graph._codegen).__name__ == "_BoxedCodeGen":
+        return gm(list(args))
+    return gm(*args)
+
+
 @dataclass
 class CompiledPlan:
     """One input signature's plan: the schedule, the emitted graphs and the compiled function."""
@@ -109,7 +119,15 @@ class MoccasinModule(nn.Module):
     """Runs ``module``'s training step under a memory budget (see :func:`wrap`)."""
 
     def __init__(
-        self, module: nn.Module, *, budget, time_limit: float, replan: bool, early_grads: bool, solver_options: dict
+        self,
+        module: nn.Module,
+        *,
+        budget,
+        time_limit: float,
+        replan: bool,
+        early_grads: bool,
+        solver_options: dict,
+        verify: bool = False,
     ):
         super().__init__()
         self.module = module
@@ -117,6 +135,9 @@ class MoccasinModule(nn.Module):
         self._moccasin_budget = budget
         self._moccasin_time_limit = time_limit
         self._moccasin_replan = replan
+        self._moccasin_verify = verify
+        #: while verifying a plan: parameter key -> gradient, instead of adding into .grad
+        self._moccasin_grad_sink: dict | None = None
         self._moccasin_solver_options = dict(solver_options)
         self._moccasin_plans: dict[tuple, CompiledPlan] = {}
         self._moccasin_last: CompiledPlan | None = None
@@ -199,6 +220,9 @@ class MoccasinModule(nn.Module):
                 )
             emit = split_schedule(step, schedule.sequence)
             fn, graphs = compile_plan(step, emit, accumulate)
+        verified = None
+        if self._moccasin_verify:
+            verified = self._verify(step, emit, graphs, args)
         plan = CompiledPlan(
             key=key, schedule=schedule, emit=emit, fn=fn, graphs=graphs, placeholders=list(step.placeholders),
             graph=graph, no_recompute=dict(step.no_recompute),
@@ -225,6 +249,7 @@ class MoccasinModule(nn.Module):
             solve_seconds=schedule.solve_seconds,
             plan_seconds=time.perf_counter() - started,
             plans_cached=len(self._moccasin_plans) + 1,
+            verified=verified,
         )
         return plan
 
@@ -250,13 +275,64 @@ class MoccasinModule(nn.Module):
             return quick
         return exact
 
+    def _verify(self, step: TracedStep, emit: EmitPlan, graphs: dict, args: tuple) -> bool:
+        """Run the emitted graphs once on ``args`` and compare with the traced joint graph.
+
+        The reference is the joint graph AOTAutograd exported, run in its own order without
+        recomputation (its gradients are eager PyTorch's); the emitted forward and backward
+        run as compiled, tangents all ones. Forward outputs and every gradient must be bitwise
+        equal, else :class:`PlanError`. Nothing is written into ``.grad`` or the buffers.
+        Random ops draw from the same seed in both runs; if the schedule runs them in another
+        order than the graph, their masks differ and the check is skipped (returns False).
+        """
+        name = type(self.module).__name__
+        random = [step.node_names[i] for i, why in sorted(step.no_recompute.items()) if why == "random"]
+        order = [n for n in emit.forward_steps + emit.backward_steps if n in set(random)]
+        if order != random:
+            log.warning("moccasin: verify skipped for %s: the plan runs random ops in another order than eager", name)
+            return False
+        values = step.placeholder_values(self.module, *args)
+        kinds = [kind for _, kind, _ in step.placeholders]
+        primals = [v for v, k in zip(values, kinds) if k != "tangent"]
+        tangents = [v for v, k in zip(values, kinds) if k == "tangent"]
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            expected = run_graph(step.gm, values)
+            torch.manual_seed(seed)
+            fwd = list(_call_graph(graphs["forward"], primals))
+            saved = fwd[step.num_fwd_outputs :]
+            sink: dict = {}
+            self._moccasin_grad_sink = sink
+            try:
+                grads = list(_call_graph(graphs["backward"], [*saved, *tangents]))
+            finally:
+                self._moccasin_grad_sink = None
+        got = fwd[: step.num_fwd_outputs] + grads
+        for j, g in sink.items():  # gradient output j, added into .grad inside the backward
+            got[step.num_fwd_outputs + j] = g
+        for j, (a, b) in enumerate(zip(got, expected)):
+            if isinstance(b, torch.Tensor) and not (isinstance(a, torch.Tensor) and torch.equal(a, b)):
+                what = step.output_descs[j] if j < len(step.output_descs) else f"output {j}"
+                diff = (a.double() - b.double()).abs().max().item() if isinstance(a, torch.Tensor) and a.shape == b.shape else None
+                raise PlanError(
+                    f"moccasin.wrap({name}, verify=True): the emitted plan's {what} differs from eager "
+                    f"(max abs difference {diff}); this is a Moccasin bug, please report it "
+                    f"(wrap without verify to run anyway, or with a larger budget)"
+                )
+        return True
+
     def _accumulators(self, step: TracedStep) -> dict:
         """Gradient output index -> a function adding that gradient into the parameter's .grad."""
         module = self.module
 
-        def make(key: str):
+        def make(j: int, key: str):
             def accumulate_grad(g: torch.Tensor) -> None:
                 # What autograd's AccumulateGrad does for a dense leaf, minus hooks.
+                sink = self._moccasin_grad_sink
+                if sink is not None:  # verifying the plan: keep .grad untouched
+                    sink[j] = g.clone()
+                    return
                 p = module.get_parameter(key)
                 if p.grad is None:
                     p.grad = g.detach() if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
@@ -265,7 +341,7 @@ class MoccasinModule(nn.Module):
 
             return accumulate_grad
 
-        return {j: make(key) for j, (_, kind, key) in enumerate(step.placeholders) if kind == "param"}
+        return {j: make(j, key) for j, (_, kind, key) in enumerate(step.placeholders) if kind == "param"}
 
     # -- reporting ---------------------------------------------------------------------
     @property
@@ -290,6 +366,7 @@ def wrap(
     time_limit: float = 60.0,
     replan: bool = True,
     early_grads: bool = True,
+    verify: bool = False,
     **solver_options,
 ) -> MoccasinModule:
     """A drop-in replacement for ``model`` whose training steps fit ``budget``.
@@ -308,11 +385,19 @@ def wrap(
     gradients do not all stay alive until the backward ends; ``torch.autograd.grad`` over the
     parameters and gradient hooks on them then see nothing. ``early_grads=False`` returns the
     gradients to autograd at the end of the backward (exact autograd semantics, more memory).
+
+    ``verify=True`` checks every new plan once, when it is made: the emitted forward and
+    backward run on the planning inputs and their outputs and gradients must be bitwise equal to
+    the traced step run without recomputation (eager PyTorch's ops, same seed), else
+    :class:`PlanError`. It costs about one extra training step and the reference's memory
+    (not under the budget); ``.grad`` and the buffers are left untouched. Skipped, with a
+    warning, when the plan runs random ops in another order than eager.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"moccasin.wrap needs an nn.Module, got {type(model).__name__}")
     wrapped = MoccasinModule(
-        model, budget=budget, time_limit=time_limit, replan=replan, early_grads=early_grads, solver_options=solver_options
+        model, budget=budget, time_limit=time_limit, replan=replan, early_grads=early_grads,
+        solver_options=solver_options, verify=verify,
     )
     if example_inputs:
         if not model.training:
