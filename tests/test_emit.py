@@ -284,3 +284,25 @@ def test_verify_with_dropout_and_batchnorm_leaves_state_alone():
     assert w.moccasin_report()["verified"] is True
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_batchnorm_is_recomputed_with_eager_gradients_and_statistics():
+    def make():
+        return nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
+            nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Flatten(), nn.Linear(8 * 8 * 8, 4),
+        )
+
+    model, ref = _pair(make)
+    x, y = torch.randn(32, 3, 8, 8), torch.randint(0, 4, (32,))
+    w, losses = _train_equal(model, ref, x, y, budget=0.6, steps=3, verify=True)  # buffers compared too
+    plan = w.moccasin_plan
+    assert any("_native_batch_norm_legit_functional" in name for name in plan.emit.recomputed)
+    assert count_ops(plan.graphs["backward"])["aten._native_batch_norm_legit.no_stats"] >= 1
+    assert model[1].num_batches_tracked.item() == 3
+    # The op itself is no longer pinned; the new running statistics still are.
+    step = trace_step(copy.deepcopy(ref), x)
+    marked = {step.node_names[i]: why for i, why in step.no_recompute.items()}
+    assert not any(n.startswith("_native_batch_norm_legit_functional") for n in marked)
+    assert sum(why == "reads a buffer the step updates" for why in marked.values()) == 3  # num_batches_tracked += 1

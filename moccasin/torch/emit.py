@@ -11,6 +11,9 @@ node order of both graphs is the memory behaviour the planner predicted.
 
 Nodes the tracer marked ``no_recompute`` (random ops, reads of buffers the step mutates) must
 appear once in the schedule; :func:`split_schedule` refuses a schedule that repeats one.
+A recomputed training-mode BatchNorm becomes ``_native_batch_norm_legit.no_stats`` (same output
+and batch statistics, no read of the running statistics, which AOTAutograd has updated in place
+by then); the new running statistics are taken from its first instance only.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 import torch.fx as fx
 
 from moccasin.errors import MoccasinError
+from moccasin.torch.marks import is_training_batch_norm
 
 
 class EmitError(MoccasinError):
@@ -125,6 +129,7 @@ class _Builder:
         self.gen: Counter = Counter()  # joint name -> instances made so far (here or before)
         self.base_gen: dict[str, int] = {}  # view name -> owner generation it looks at
         self.fallback = fallback  # name -> node for values from elsewhere (saved values)
+        self.first: dict[str, fx.Node] = {}  # joint name -> its first instance in this graph
 
     def value(self, node: fx.Node) -> fx.Node:
         name = node.name
@@ -142,7 +147,32 @@ class _Builder:
         raise EmitError(f"no instance of {name} is available")
 
     def copy(self, name: str) -> fx.Node:
-        new = self.graph.node_copy(self.nodes[name], self.value)
+        node = self.nodes[name]
+        if self.gen[name] and is_training_batch_norm(node):
+            # A recomputed training-mode BatchNorm: same output and batch statistics without
+            # reading the running statistics (written back after the forward; see marks.py).
+            x, w, b_ = (self.value(a) if isinstance(a, fx.Node) else a for a in node.args[:3])
+            new = self.graph.call_function(
+                torch.ops.aten._native_batch_norm_legit.no_stats, (x, w, b_, True, *node.args[6:8])
+            )
+            new.meta = dict(node.meta)
+            new.meta["val"] = tuple(node.meta["val"][:3]) if isinstance(node.meta.get("val"), (tuple, list)) else None
+        elif (
+            node.target is operator.getitem
+            and isinstance(node.args[0], fx.Node)
+            and is_training_batch_norm(node.args[0])
+            and node.args[1] >= 3
+        ):
+            # New running statistics: only the first instance computes them.
+            first = self.first.get(node.args[0].name)
+            if first is None:
+                raise EmitError(f"{name} (new running statistics) must be computed in the forward")
+            new = self.graph.call_function(operator.getitem, (first, node.args[1]))
+            new.meta = dict(node.meta)
+        else:
+            new = self.graph.node_copy(node, self.value)
+        if not self.gen[name]:
+            self.first[name] = new
         self.env[name] = new
         self.gen[name] += 1
         owner = self.alias_of.get(name)
