@@ -1,0 +1,1 @@
+"""Graph generators and saved graphs the project makes itself (installed as moccasin_graphs)."""
