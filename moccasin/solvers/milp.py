@@ -66,12 +66,14 @@ from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.cp import stage_of
 from moccasin.solvers.greedy import best_greedy, prune_unread
 
-#: Bytes per variable, row and nonzero a backend needs while solving (measured on the paper
-#: graphs with peak RSS, rounded up; see bench/README.md). Used by :func:`estimate_size`.
+#: Bytes per variable, row and nonzero a backend needs while solving, from the peak RSS of
+#: runs on the paper graphs (2 workers, 20-60 s; the search tree grows with time, so rounded up):
+#: HiGHS 440-580 B per nonzero on random_layered_n250/n500, SCIP about 2 KB on n250, CP-SAT about
+#: 300 B on n250 (see bench/README.md). Used by :func:`estimate_size`.
 BYTES_PER = {
-    "HIGHS": (400, 300, 120),
-    "SCIP": (1500, 1200, 160),
-    "CP_SAT": (700, 500, 120),
+    "HIGHS": (100, 100, 700),
+    "SCIP": (200, 200, 2200),
+    "CP_SAT": (100, 100, 700),
 }
 
 
