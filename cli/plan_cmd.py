@@ -26,7 +26,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     add_common(p)
     p.add_argument("--solver", choices=sorted(SOLVERS), default="cp", help="cp: the Moccasin CP-SAT model (default); heuristic: the greedy alone; milp: Checkmate's "
-                        "O(n^2) MILP (HiGHS; milp-scip, milp-cpsat: other solvers); checkpoint-all, chen-sqrtn, "
+                        "O(n^2) MILP (SCIP; milp-highs, milp-cpsat: other solvers); checkpoint-all, chen-sqrtn, "
                         "chen-greedy: classic checkpointing heuristics")
     p.add_argument("--max-recompute", type=int, default=2, metavar="C", help="computations allowed per node in the CP model (default 2)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="CP-SAT search workers (default 0: all cores)")

@@ -42,13 +42,14 @@ def test_cp_and_milp_reach_the_exhaustive_optimum(G):
                 assert s.lower_bound == best
 
 
-def test_scip_backend_agrees_on_a_small_graph():
+@pytest.mark.parametrize("solve", [milp.solve_highs, milp.solve_scip])
+def test_both_mip_backends_agree_on_a_small_graph(solve):
     G = chain_train(3)
     p = Problem.from_graph(G)
     budget = p.min_budget + 10
     best = exhaustive_optimum(p, budget)
-    s = milp.solve_scip(p, budget, SolveOptions(time_limit=10, workers=1))
-    assert (s.status, s.total_cost) == ("OPTIMAL", best)
+    s = solve(p, budget, SolveOptions(time_limit=10, workers=1))
+    assert (s.status, s.total_cost, s.lower_bound) == ("OPTIMAL", best, best)
 
 
 @FAST
@@ -95,7 +96,7 @@ def test_size_estimate_counts_the_built_model():
     assert size.bytes > 0
 
 
-@pytest.mark.parametrize("solve", [milp.solve, milp.solve_scip, milp.solve_cpsat])
+@pytest.mark.parametrize("solve", [milp.solve, milp.solve_highs, milp.solve_cpsat])
 def test_refuses_a_model_over_the_size_limit(solve):
     p = Problem.from_graph(chain_train(4))
     s = solve(p, baseline(p).peak, SolveOptions(time_limit=5, workers=1, extra={"max_model_bytes": 1000}))

@@ -37,8 +37,9 @@ Where this departs from the paper and its code, and why:
 The schedule is read off ``R`` (stage by stage, index order), stripped of recomputations nobody
 reads, and re-simulated by :func:`~moccasin.solvers.base.make_schedule`.
 
-Backends: ``milp`` solves the model with a MILP solver shipped with OR-Tools (HiGHS by default,
-chosen by measurement, see ``bench/README.md``; ``milp-scip`` uses SCIP); ``milp-cpsat`` solves
+Backends: ``milp`` solves the model with a MILP solver shipped with OR-Tools (SCIP, chosen by
+measurement, see ``bench/README.md``; ``milp-highs`` uses HiGHS, ``milp-scip`` names SCIP
+explicitly); ``milp-cpsat`` solves
 the very same rows with CP-SAT, so that the effect of the formulation is separate from the
 effect of the solver. Before building, :func:`estimate_size` counts the model; above
 ``max_model_bytes`` (``SolveOptions.extra``, default :data:`DEFAULT_MAX_MODEL_BYTES`) the solver
@@ -68,12 +69,13 @@ from moccasin.solvers.greedy import best_greedy, prune_unread
 
 #: Bytes per variable, row and nonzero a backend needs while solving, from the peak RSS of
 #: runs on the paper graphs (2 workers, 20-60 s; the search tree grows with time, so rounded up):
-#: HiGHS 440-580 B per nonzero on random_layered_n250/n500, SCIP about 2 KB on n250, CP-SAT about
-#: 300 B on n250 (see bench/README.md). Used by :func:`estimate_size`.
+#: HiGHS 440-580 B per nonzero on random_layered_n250/n500, SCIP about 2 KB on n250, CP-SAT
+#: 300 B on n250 after 6 s of search but 1.4 KB on resnet50_train after 60 s with 2 workers
+#: (see bench/README.md). Used by :func:`estimate_size`.
 BYTES_PER = {
     "HIGHS": (100, 100, 700),
     "SCIP": (200, 200, 2200),
-    "CP_SAT": (100, 100, 700),
+    "CP_SAT": (200, 200, 1500),
 }
 
 
@@ -210,9 +212,7 @@ def quiet_stdout():
 
 
 class _LinearBackend:
-    """pywraplp with a MILP solver (HiGHS or SCIP)."""
-
-    integral_memory = False
+    """pywraplp with a MILP solver (HiGHS or SCIP); memory variables are continuous."""
 
     def __init__(self, solver_name: str):
         with quiet_stdout():
@@ -249,8 +249,6 @@ class _LinearBackend:
 
 class _CpSatBackend:
     """The same rows as a CP-SAT model (memory in integer units of the gcd of the sizes)."""
-
-    integral_memory = True
 
     def __init__(self):
         self.model = cp_model.CpModel()
@@ -535,13 +533,13 @@ def solve_mip(problem: Problem, budget: int, options: SolveOptions, backend_name
     params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
     if options.log_search:
         code = s.Solve(params)
-    else:
+    else:  # HiGHS prints its banner on stdout when Solve creates it, whatever SuppressOutput says
         with quiet_stdout():
             code = s.Solve(params)
     names = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
              pywraplp.Solver.INFEASIBLE: "INFEASIBLE", pywraplp.Solver.NOT_SOLVED: "NOT_SOLVED",
              pywraplp.Solver.ABNORMAL: "ABNORMAL", pywraplp.Solver.UNBOUNDED: "UNBOUNDED"}
-    stats["mip_status"] = names.get(code, str(code))
+    stats["mip_status"] = names.get(code, f"code {code}")
     stats["solver_seconds"] = round(s.wall_time() / 1000.0, 4)
     stats["first_solution"] = "unavailable through pywraplp (no solution callback)"
 
@@ -549,17 +547,21 @@ def solve_mip(problem: Problem, budget: int, options: SolveOptions, backend_name
     if code in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         vs = backend.vars
         seq = prune_unread(problem, m.sequence(lambda i: vs[i].solution_value()))
-        try:
-            bound = s.Objective().BestBound()
-            if math.isfinite(bound):
-                lower = problem.base_cost + max(0, math.ceil(bound - 1e-6 * max(1.0, abs(bound)))) * m.cost_scale
-        except Exception:  # noqa: BLE001 - a backend without bounds
-            lower = None
+        bound = s.Objective().BestBound()
+        if math.isfinite(bound):
+            lower = problem.base_cost + max(0, _integral_bound(bound)) * m.cost_scale
         if lower is None and code == pywraplp.Solver.OPTIMAL:
             lower = simulate_indices(problem, seq).cost
     stats["best_solution_seconds"] = None  # not available through pywraplp
     return _finish(problem, budget, solver, seq, code == pywraplp.Solver.OPTIMAL, code == pywraplp.Solver.INFEASIBLE,
                    lower, None, hint, hint_seconds, stats, started, base)
+
+
+def _integral_bound(bound: float) -> int:
+    """A MILP's floating-point bound on an integer objective: snap to the nearest integer when
+    within the solver's tolerance, else round up."""
+    nearest = round(bound)
+    return int(nearest) if abs(bound - nearest) <= max(1e-6, 1e-9 * abs(bound)) else math.ceil(bound)
 
 
 def _finish(problem, budget, solver, seq, optimal, infeasible, lower, first, hint, hint_seconds, stats, started, base) -> Schedule:
@@ -663,8 +665,10 @@ def solve_cpsat(problem: Problem, budget: int, options: SolveOptions, solver: st
                    lower, first, hint, hint_seconds, stats, started, base)
 
 
-#: The MILP solver behind ``--solver milp`` (chosen by measurement, see bench/README.md).
-MILP_BACKEND = "HIGHS"
+#: The MILP solver behind ``--solver milp``, chosen by measurement (bench/README.md): SCIP keeps
+#: to the time limit (HiGHS overran a 60 s limit by up to 200 s in presolve on resnet50_train)
+#: and takes the warm start; HiGHS needs 2-3x less memory and is ``--solver milp-highs``.
+MILP_BACKEND = "SCIP"
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
@@ -678,5 +682,6 @@ def solve_highs(problem: Problem, budget: int, options: SolveOptions) -> Schedul
 
 
 def solve_scip(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
-    """``--solver milp-scip``: the Checkmate MILP with SCIP (warm-started from the hint)."""
+    """``--solver milp-scip``: the Checkmate MILP with SCIP (warm-started from the hint); the
+    same as ``milp``, under its solver's name."""
     return solve_mip(problem, budget, options, "SCIP", "milp-scip")
