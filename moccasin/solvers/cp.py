@@ -27,6 +27,11 @@ from moccasin.schedule.simulator import simulate_indices
 from moccasin.schedule.stages import event, stage_of
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.greedy import best_greedy
+from moccasin.solvers.lns import RuinRecreate
+
+#: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
+#: less); below, CP-SAT alone proves optima faster (bench/README.md).
+LNS_MIN_NODES = 200
 
 
 @dataclass
@@ -38,6 +43,7 @@ class CpModel:
     present: list[list]
     start: list[list]
     end: list[list]
+    size: list[list]
     uses: dict = field(default_factory=dict)  # (u, i, v, j) -> Bool: copy i of u serves copy j of v
     cost_scale: int = 1
     horizon: int = 0
@@ -72,10 +78,10 @@ def build_model(problem: Problem, budget: int, max_recompute: int) -> CpModel:
 
     # Variables: per copy a start on node v's own positions, an exclusive end, a presence,
     # and an optional interval. Copy i > 0 lives in stage v + i or later.
-    present, start, end, intervals, demands = [], [], [], [], []
+    present, start, end, size_vars, intervals, demands = [], [], [], [], [], []
     ram_scale = reduce(math.gcd, ram, 0) or 1
     for v in range(n):
-        pv, sv, ev = [], [], []
+        pv, sv, ev, zv = [], [], [], []
         for i in range(copies[v]):
             if i == 0:
                 p = model.new_constant(1)
@@ -94,11 +100,13 @@ def build_model(problem: Problem, budget: int, max_recompute: int) -> CpModel:
             pv.append(p)
             sv.append(s)
             ev.append(e)
+            zv.append(size)
             intervals.append(iv)
             demands.append(ram[v] // ram_scale)
         present.append(pv)
         start.append(sv)
         end.append(ev)
+        size_vars.append(zv)
 
     # Copies in order: copy i exists only after copy i-1 and starts after it was last read.
     # An absent copy is pinned to one value, so that absent copies add no symmetry.
@@ -139,7 +147,7 @@ def build_model(problem: Problem, budget: int, max_recompute: int) -> CpModel:
     model.minimize(
         sum((cost[v] // cost_scale) * present[v][i] for v in range(n) for i in range(1, copies[v]) if cost[v])
     )
-    return CpModel(model, copies, present, start, end, uses, cost_scale, horizon)
+    return CpModel(model, copies, present, start, end, size_vars, uses, cost_scale, horizon)
 
 
 def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
@@ -170,6 +178,7 @@ def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
                 model.add_hint(m.present[v][i], p)
                 model.add_hint(m.start[v][i], s)
             model.add_hint(m.end[v][i], e)
+            model.add_hint(m.size[v][i], e - s)
     newest = [-1] * problem.n
     served: dict = {}
     for k, v in enumerate(sequence):
@@ -238,7 +247,7 @@ class _Watcher(cp_model.CpSolverSolutionCallback):
         self._report(Progress(time.perf_counter() - self.started, best, self.bound, self.base_extra))
 
 
-def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: _Watcher) -> tuple[int, bool]:
+def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: _Watcher, idle=None) -> tuple[int, bool]:
     """Run ``solver.solve`` so that Ctrl-C stops the search and keeps what it found.
 
     Returns ``(status code, interrupted)``. OR-Tools' own SIGINT handling
@@ -247,6 +256,8 @@ def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: _Watche
     bytecodes, never while it sits in ``solve()``, so the search runs on a helper thread while
     this thread waits; a KeyboardInterrupt here (or from the progress callback) calls
     ``stop_search()`` and the solve returns its best solution. A second Ctrl-C is absorbed.
+    While it waits, this thread calls ``idle()`` (one step of other work; False when it has
+    none) between checks.
     """
     solver.parameters.catch_sigint_signal = False
     outcome: dict = {}
@@ -268,9 +279,12 @@ def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: _Watche
         try:
             # Event.wait, not Thread.join: a join cut short by KeyboardInterrupt can report a
             # running thread as finished (CPython < 3.13).
-            while not done.wait(0.1):
+            while not done.is_set():
                 if interrupted or watcher.interrupted:
                     solver.stop_search()  # again each tick: a stop before solve() starts is lost
+                    done.wait(0.1)
+                elif idle is None or not idle():
+                    done.wait(0.1)
             break
         except KeyboardInterrupt:
             interrupted = True
@@ -303,6 +317,11 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         else:
             hint_seconds = time.perf_counter() - started
 
+    if hint is not None and hint_sim.cost == problem.base_cost:
+        # No recomputation at all: nothing is cheaper, no search needed.
+        stats["message"] = "the starting schedule recomputes nothing: optimal without a search"
+        return make_schedule(problem, budget, "cp", Found(hint, "OPTIMAL", problem.base_cost, hint_seconds, stats), started, base=base)
+
     def interrupted_early() -> Schedule:
         """Ctrl-C before the search: the hint is the best schedule so far, else re-raise."""
         if hint is None:
@@ -329,6 +348,9 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     solver.parameters.num_workers = options.num_workers
     solver.parameters.random_seed = options.seed
     solver.parameters.log_search_progress = options.log_search
+    # CP-SAT's presolve spends tens of seconds on this model from a few hundred nodes on and
+    # helps little below (bench/README.md); the search without it finds and proves optima faster.
+    solver.parameters.cp_model_presolve = False
     for k, v in options.extra.get("cp_parameters", {}).items():
         setattr(solver.parameters, k, v)
     watcher = _Watcher(m, problem, started, options.progress, base.cost)
@@ -337,23 +359,50 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
             solver.best_bound_callback = watcher.on_bound
         except AttributeError:  # older OR-Tools
             pass
-    code, interrupted = _search(solver, m.model, watcher)
+    # On large graphs ruin-and-recreate runs on this thread beside CP-SAT (one core each).
+    search, lns_best_seconds = None, [0.0]
+    if hinted and problem.n >= LNS_MIN_NODES and hint_sim.cost > problem.base_cost:
+        search = RuinRecreate(problem, budget, hint, C, seed=options.seed)
+        solver.parameters.num_workers = max(1, options.num_workers - 1)
+        deadline = started + options.time_limit
+
+        def idle() -> bool:
+            if search.optimal or time.perf_counter() >= deadline:
+                return False
+            if search.step():
+                lns_best_seconds[0] = time.perf_counter() - started
+                if options.progress:
+                    with watcher.lock:
+                        bound = watcher.bound
+                    options.progress(Progress(lns_best_seconds[0], search.best_cost, bound, base.cost))
+            return True
+    else:
+        idle = None
+    code, interrupted = _search(solver, m.model, watcher, idle)
+    if search is not None:
+        stats["lns_steps"], stats["lns_improvements"] = search.steps, search.improvements
     status = solver.status_name(code)
     stats["cp_status"] = status
     if interrupted:
         stats["interrupted"] = True
 
-    seq, first = watcher.best, watcher.first_seconds
+    # The cheapest of CP-SAT's schedule, the local search's and the starting one (earliest on ties).
     lower = watcher.bound
+    found: list[tuple[int, float, list[int]]] = []  # (cost, seconds when found, sequence)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        seq = m.sequence(solver.value)
+        cp_seq = m.sequence(solver.value)
+        found.append((simulate_indices(problem, cp_seq).cost, watcher.best_seconds or 0.0, cp_seq))
         lower = int(math.ceil(solver.best_objective_bound - 1e-6)) * m.cost_scale + problem.base_cost
+    elif watcher.best is not None:
+        found.append((simulate_indices(problem, watcher.best).cost, watcher.best_seconds or 0.0, watcher.best))
+    if search is not None and search.improvements:
+        found.append((search.best_cost, lns_best_seconds[0], search.best))
     if hint is not None:
-        hint_cost = simulate_indices(problem, hint).cost
-        if seq is None or simulate_indices(problem, seq).cost > hint_cost:
-            seq, first = hint, hint_seconds
-        elif hint_seconds is not None:
-            first = min(first if first is not None else math.inf, hint_seconds)
+        found.append((hint_sim.cost, hint_seconds, hint))
+    seq, first, best_seconds = None, None, None
+    if found:
+        cost, best_seconds, seq = min(found, key=lambda f: (f[0], f[1]))
+        first = min(f[1] for f in found)
     if seq is None:
         result = "INFEASIBLE" if code == cp_model.INFEASIBLE else "UNKNOWN"
     else:
@@ -370,5 +419,5 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         stats["message"] = "the time limit ran out before any schedule was found"
     elif interrupted:
         stats["message"] = "interrupted: the best schedule found before Ctrl-C (the search did not finish)"
-    stats["best_solution_seconds"] = round(watcher.best_seconds, 4) if watcher.best_seconds is not None else first
+    stats["best_solution_seconds"] = round(best_seconds, 4) if best_seconds is not None else None
     return make_schedule(problem, budget, "cp", Found(seq, result, lower, first, stats), started, base=base)
