@@ -33,7 +33,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--time-limit", "-t", type=float, default=10.0, metavar="S", help="seconds per budget (default 10)")
     p.add_argument("--solver", choices=sorted(SOLVERS), default="cp", help="solver for every budget (default cp)")
-    p.add_argument("--max-recompute", type=int, default=2, metavar="C", help="computations allowed per node in the CP model (default 2)")
+    p.add_argument("--max-recompute", type=int, default=None, metavar="C",
+                   help="at most C computations of any node (default: 2 in the CP model, more only for nodes where the starting heuristic needs more)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="CP-SAT search workers (default 0: all cores)")
     p.add_argument("--seed", type=int, default=0, metavar="K", help="random seed of the search (default 0)")
     p.add_argument("-o", "--output", metavar="SWEEP.json", help="write {graph, results: [schedule, ...]} here")

@@ -106,6 +106,9 @@ def test_recompute_twice_when_needed():
     assert s.total_cost == baseline(problem).cost + 2
     capped = cp.solve(problem, 20, SolveOptions(time_limit=20, workers=1, max_recompute=2))
     assert capped.status == "INFEASIBLE"
+    # Without an explicit cap, the model grows copies where the starting heuristic needs them.
+    auto = moccasin.solve(G, budget=20, time_limit=20, workers=1)
+    assert auto.found and auto.sequence.count(0) == 3 and auto.total_cost == s.total_cost
 
 
 def test_no_recompute_marks_are_honoured():

@@ -32,6 +32,8 @@ from moccasin.solvers.lns import RuinRecreate
 #: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
 #: less); below, CP-SAT alone proves optima faster (bench/README.md).
 LNS_MIN_NODES = 200
+#: Computations per node when the caller sets no cap.
+DEFAULT_RECOMPUTE = 2
 
 
 @dataclass
@@ -59,9 +61,9 @@ class CpModel:
         return [v for _, v in steps]
 
 
-def build_model(problem: Problem, budget: int, max_recompute: int) -> CpModel:
+def build_model(problem: Problem, budget: int, max_recompute: int, at_least: list[int] | None = None) -> CpModel:
     """Build the CP-SAT model of ``problem`` under ``budget`` with at most ``max_recompute``
-    computations per node."""
+    computations per node, or ``at_least[v]`` where that is more."""
     n, ram, cost, preds, succs = problem.n, problem.ram, problem.cost, problem.preds, problem.succs
     horizon = event(n - 1, n - 1) + 1
     model = cp_model.CpModel()
@@ -74,7 +76,7 @@ def build_model(problem: Problem, budget: int, max_recompute: int) -> CpModel:
         if not succs[v] or problem.pinned[v]:
             copies.append(1)
         else:
-            copies.append(max(1, min(max_recompute, n - v)))
+            copies.append(max(1, min(max(max_recompute, at_least[v] if at_least else 0), n - v)))
 
     # Variables: per copy a start on node v's own positions, an exclusive end, a presence,
     # and an optional interval. Copy i > 0 lives in stage v + i or later.
@@ -301,15 +303,25 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     from moccasin.schedule.simulator import baseline
 
     base = baseline(problem)
-    C = max(1, options.max_recompute)
+    # C computations per node; without an explicit cap, 2, and more for the nodes where the
+    # starting schedule needs more (so that the search can start from it).
+    C = max(1, options.max_recompute or DEFAULT_RECOMPUTE)
     stats: dict = {"method": "cp", "max_recompute": C}
+    at_least = None
 
-    # A schedule to start from: the caller's, the baseline if it fits, else the greedy.
+    # A schedule to start from: the caller's, the baseline if it fits, else the heuristics.
     hint, hint_seconds = options.hint, None
     if hint is None and base.peak <= budget:
         hint = list(range(problem.n))
     if hint is None:
         hint = best_greedy(problem, budget, cap=C)
+    if hint is None and options.max_recompute is None:
+        hint = best_greedy(problem, budget, cap=None)
+        if hint is not None and stage_of(problem, hint) is not None:
+            at_least = [0] * problem.n
+            for v in hint:
+                at_least[v] += 1
+            stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
     if hint is not None:
         hint_sim = simulate_indices(problem, hint)
         if hint_sim.peak > budget:
@@ -332,7 +344,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     try:
         if hint is not None and options.progress:
             options.progress(Progress(hint_seconds, hint_sim.cost, problem.base_cost, base.cost))
-        m = build_model(problem, budget, C)
+        m = build_model(problem, budget, C, at_least)
         hinted = hint is not None and add_hint(m, problem, hint)
     except KeyboardInterrupt:
         return interrupted_early()
@@ -362,7 +374,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     # On large graphs ruin-and-recreate runs on this thread beside CP-SAT (one core each).
     search, lns_best_seconds = None, [0.0]
     if hinted and problem.n >= LNS_MIN_NODES and hint_sim.cost > problem.base_cost:
-        search = RuinRecreate(problem, budget, hint, C, seed=options.seed)
+        search = RuinRecreate(problem, budget, hint, C if at_least is None else max(at_least), seed=options.seed)
         solver.parameters.num_workers = max(1, options.num_workers - 1)
         deadline = started + options.time_limit
 
@@ -409,7 +421,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         result = "OPTIMAL" if code == cp_model.OPTIMAL and not interrupted else "FEASIBLE"
     if result == "INFEASIBLE":
         stats["message"] = (
-            f"no schedule in the stage-structured family with at most {C} computations per node fits "
+            f"no schedule in the stage-structured family with at most {stats['max_recompute']} computations per node fits "
             f"the budget (proven by CP-SAT); a larger --max-recompute may find one"
         )
         lower = None

@@ -115,9 +115,9 @@ def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[i
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
-    """``--solver heuristic``: the best of the greedy heuristics, unbounded recomputation."""
+    """``--solver heuristic``: the best of the greedy heuristics (no cap unless one is set)."""
     started = time.perf_counter()
-    seq = best_greedy(problem, budget)
+    seq = best_greedy(problem, budget, cap=options.max_recompute)
     found = Found(
         sequence=seq,
         status="FEASIBLE" if seq is not None else "UNKNOWN",
