@@ -82,7 +82,7 @@ def random_layered(
     """
     rng = random.Random(seed)
     G = nx.DiGraph(name=name or f"random_layered_n{n}_s{seed}")
-    mean_width = max(2, round(width * 3 * n ** 0.5))
+    mean_width = max(2, round(width * n ** 0.5))
     layers: list[list[int]] = [[0]]
     nid = 1
     while nid < n - 1:

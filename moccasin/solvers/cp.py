@@ -21,6 +21,8 @@ from moccasin.solvers.lns import RuinRecreate
 #: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
 #: less); below, CP-SAT alone proves optima faster (bench/README.md).
 LNS_MIN_NODES = 200
+#: Share of the time limit the starting heuristics may use (each attempt, at least 1 s).
+HEURISTIC_SHARE = 0.1
 #: Computations per node when the caller sets no cap.
 DEFAULT_RECOMPUTE = 2
 
@@ -39,10 +41,11 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     hint, hint_seconds = options.hint, None
     if hint is None and base.peak <= budget:
         hint = list(range(problem.n))
+    heuristic_seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
     if hint is None:
-        hint = best_greedy(problem, budget, cap=C)
+        hint = best_greedy(problem, budget, cap=C, seconds=heuristic_seconds)
     if hint is None and options.max_recompute is None:
-        hint = best_greedy(problem, budget, cap=None)
+        hint = best_greedy(problem, budget, cap=None, seconds=heuristic_seconds)
         if hint is not None and stage_of(problem, hint) is not None:
             at_least = [0] * problem.n
             for v in hint:

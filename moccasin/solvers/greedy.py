@@ -21,7 +21,9 @@ from moccasin.solvers.shaving import shave
 DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
 
 
-def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0) -> list[int] | None:
+def greedy_sequence(
+    problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0, deadline: float | None = None
+) -> list[int] | None:
     """One greedy run; returns a schedule (node indices) within ``budget`` or None.
 
     ``cap`` bounds the computations of each node (None: unbounded). The memory it accounts is
@@ -42,6 +44,8 @@ def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, dista
         return n + 1
 
     for s in range(n):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         plan: set[int] = set()
         stack = [u for u in preds[s] if u not in resident]
         while stack:
@@ -99,11 +103,13 @@ def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
         seq = keep
 
 
-def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[int] | None:
-    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`."""
+def best_greedy(problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None) -> list[int] | None:
+    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
+    each gives up once ``seconds`` have passed since the call."""
     best, best_cost = None, None
-    runs = [lambda: shave(problem, budget, cap=cap)]
-    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w) for w in DISTANCE_WEIGHTS]
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    runs = [lambda: shave(problem, budget, cap=cap, deadline=deadline)]
+    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=deadline) for w in DISTANCE_WEIGHTS]
     for run in runs:
         seq = run()
         if seq is None:

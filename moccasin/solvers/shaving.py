@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from bisect import bisect_left, bisect_right, insort
 
 from moccasin.graph.problem import Problem
@@ -31,12 +32,14 @@ def shave(
     max_rounds: int | None = None,
     stages: list[list[int]] | None = None,
     rng: random.Random | None = None,
+    deadline: float | None = None,
 ) -> list[int] | None:
     """A stage-structured schedule within ``budget``, or None when shaving gets stuck.
 
     ``cap`` bounds the computations of each node (None: unbounded). ``stages`` is the schedule
     to start from (default: the baseline, one node per stage); ``rng`` perturbs the choice of
-    moves (each move's cost per byte is scaled by a random factor in [1, 1.5)).
+    moves (each move's cost per byte is scaled by a random factor in [1, 1.5)). ``deadline``
+    (a ``time.perf_counter()`` value) gives up when passed.
     """
     n = problem.n
     stages = [list(st) for st in stages] if stages is not None else [[s] for s in range(n)]
@@ -46,6 +49,8 @@ def shave(
             count[v] += 1
     rounds = max_rounds if max_rounds is not None else 20 * n + 100
     for _ in range(rounds):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         seq = join_stages(stages)
         sim = simulate_indices(problem, seq)
         if sim.peak <= budget:
@@ -102,11 +107,15 @@ class _Round:
         problem, seq, stages, stage_at, last_read = self.problem, self.seq, self.stages, self.stage_at, self.last_read
         ram, cost, preds = problem.ram, problem.cost, problem.preds
         reads_at_j = set(preds[seq[j]])
+        # Outputs held across j (not read at j), cheapest per byte first: an early good move
+        # lets the bound below cut the search of the others short.
+        held = [i for i in range(j) if last_read[i] > j and seq[i] not in reads_at_j and ram[seq[i]] and not problem.pinned[seq[i]]]
+        held.sort(key=lambda i: cost[seq[i]] / ram[seq[i]])
         best = None
-        for i in range(j):
+        for i in held:
             u = seq[i]
-            if last_read[i] <= j or u in reads_at_j or problem.pinned[u] or not ram[u]:
-                continue  # not held across j, or read at j itself
+            if best is not None and (cost[u] / ram[u], -ram[u]) >= best[0]:
+                break  # every later candidate costs at least as much per byte
             reads = self.reads[i]
             r = reads[bisect_right(reads, j)]  # the next read of this instance after j
             t = stage_at[r]
