@@ -76,7 +76,7 @@ def random_layered(
 ) -> nx.DiGraph:
     """A random layered DAG in the spirit of Appendix A of Gagrani et al. (2022), the family of
     the Moccasin paper's random graphs: one source, one sink, layers of random width (about
-    ``width * sqrt(n) * 3`` nodes), edges to the next layer with probability ``edge_density`` and
+    ``width * sqrt(n)`` nodes), edges to the next layer with probability ``edge_density`` and
     skip edges to later layers with probability ``skip_density / distance``; every node gets at
     least one input and one output. Source and sink cost nothing to compute.
     """

@@ -17,6 +17,8 @@ from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
 from moccasin.solvers.shaving import shave
 
+#: Moves per round of the peak-shaving runs (see :func:`shave`).
+SHAVING_MOVES = (1, 8)
 #: Exponents of the distance to the next use in the eviction score; each is one greedy run.
 DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
 
@@ -108,7 +110,7 @@ def best_greedy(problem: Problem, budget: int, cap: int | None = None, seconds: 
     each gives up once ``seconds`` have passed since the call."""
     best, best_cost = None, None
     deadline = None if seconds is None else time.perf_counter() + seconds
-    runs = [lambda: shave(problem, budget, cap=cap, deadline=deadline)]
+    runs = [lambda m=m: shave(problem, budget, cap=cap, deadline=deadline, moves_per_round=m) for m in SHAVING_MOVES]
     runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=deadline) for w in DISTANCE_WEIGHTS]
     for run in runs:
         seq = run()

@@ -33,13 +33,16 @@ def shave(
     stages: list[list[int]] | None = None,
     rng: random.Random | None = None,
     deadline: float | None = None,
+    moves_per_round: int = 1,
 ) -> list[int] | None:
     """A stage-structured schedule within ``budget``, or None when shaving gets stuck.
 
     ``cap`` bounds the computations of each node (None: unbounded). ``stages`` is the schedule
     to start from (default: the baseline, one node per stage); ``rng`` perturbs the choice of
     moves (each move's cost per byte is scaled by a random factor in [1, 1.5)). ``deadline``
-    (a ``time.perf_counter()`` value) gives up when passed.
+    (a ``time.perf_counter()`` value) gives up when passed. ``moves_per_round`` > 1 also moves
+    at further steps over the budget in stages the round's earlier moves leave alone: fewer
+    simulations, a different (often costlier, sometimes the only) path.
     """
     n = problem.n
     stages = [list(st) for st in stages] if stages is not None else [[s] for s in range(n)]
@@ -56,22 +59,39 @@ def shave(
         if sim.peak <= budget:
             return seq
         ctx = _Round(problem, stages, seq, sim.last_read)
-        # The peak step first; if nothing there can move, the next steps over the budget.
+        # The peak step first; if nothing there can move, the next steps over the budget. After
+        # a move, further steps whose stages it does not touch get moves in the same round.
         over = sorted((k for k, m in enumerate(sim.memory) if m > budget), key=lambda k: -sim.memory[k])
-        best = None
-        for j in over[:MAX_STEPS_TRIED]:
-            best = ctx.best_move(j, cap, count, rng)
-            if best is not None:
+        moves: list[tuple[int, list[int]]] = []
+        touched: list[tuple[int, int]] = []  # stage ranges the chosen moves change
+        planned = list(count)
+        tried = 0
+        for j in over:
+            sj = ctx.stage_at[j]
+            if any(lo <= sj <= hi for lo, hi in touched):
+                continue
+            if tried >= MAX_STEPS_TRIED or len(moves) >= moves_per_round:
                 break
-        if best is None:
+            tried += 1
+            move = ctx.best_move(j, cap, planned, rng)
+            if move is None:
+                continue
+            t, plan = move
+            if any(t2 == t and x in p2 for t2, p2 in moves for x in plan):
+                continue  # overlaps a move of this round: leave it to the next round
+            moves.append(move)
+            touched.append((min(sj, t), max(sj, t)))
+            for x in plan:
+                planned[x] += 1
+        if not moves:
             j = over[0]
             log.debug("shaving stuck at step %d (stage %d, node %d): memory %d > budget %d, %d recomputations so far",
                       j, ctx.stage_at[j], seq[j], sim.peak, budget, len(seq) - n)
             return None
-        t, plan = best
-        for x in plan:
-            insort(stages[t], x)
-            count[x] += 1
+        for t, plan in moves:
+            for x in plan:
+                insort(stages[t], x)
+                count[x] += 1
     return None
 
 
