@@ -15,10 +15,11 @@ import sys
 from moccasin.errors import MoccasinError
 
 #: Subcommand modules, in the order ``--help`` lists them; each has add_parser() and run().
-COMMANDS = ("plan", "compare", "validate")
+COMMANDS = ("plan", "compare", "sweep", "plot", "validate", "trace")
 
 EPILOG = """exit codes: 0 success, 1 bad input or usage, 2 no schedule exists under the budget,
 3 the time limit ran out before any schedule was found.
+Ctrl-C during a solve stops it and keeps the best schedule found so far (exit 0; 3 if none).
 Budgets: a fraction of the baseline peak (0.8 or 80%), an amount in the graph's units
 (123456789), or bytes with a unit (512MiB, 1.5GB)."""
 

@@ -64,3 +64,37 @@ def summary(s: Schedule, nodes: int | None = None, edges: int | None = None) -> 
 def print_json(data) -> None:
     json.dump(data, sys.stdout, indent=1)
     sys.stdout.write("\n")
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] | None = None) -> str:
+    """Plain aligned columns (for pipes and logs); ``right`` holds the right-aligned columns."""
+    right = right or set()
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+
+    def line(cells) -> str:
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule] + [line(r) for r in rows])
+
+
+def print_table(headers: list[str], rows: list[list[str]], right: set[int] | None = None, title: str | None = None) -> None:
+    """A rich table on a terminal (when rich is installed), plain aligned columns otherwise."""
+    if sys.stdout.isatty():
+        try:
+            from rich import box
+            from rich.console import Console
+            from rich.table import Table
+        except ImportError:
+            pass
+        else:
+            t = Table(title=title, title_justify="left", title_style="bold", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+            for i, h in enumerate(headers):
+                t.add_column(h, justify="right" if i in (right or set()) else "left", no_wrap=True)
+            for r in rows:
+                t.add_row(*[str(c) for c in r])
+            Console().print(t)
+            return
+    if title:
+        print(title)
+    print(table(headers, rows, right))

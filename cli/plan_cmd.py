@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import moccasin
 from moccasin.budget import resolve_budget
 from moccasin.errors import InputError
 from moccasin.solvers import SOLVERS
-from moccasin_cli import output
+from moccasin_cli import output, progress
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -60,16 +61,23 @@ def model_bytes(text: str | None) -> dict:
 def run(args) -> int:
     G = moccasin.load_graph(args.graph)
     extra = model_bytes(args.max_model_bytes)
-    schedule = moccasin.solve(
-        G,
-        budget=args.budget,
-        time_limit=args.time_limit,
-        solver=args.solver,
-        max_recompute=args.max_recompute,
-        workers=args.workers,
-        seed=args.seed,
-        **extra,
-    )
+    label = f"{Path(args.graph).stem} @ {args.budget}"
+    try:
+        with progress.for_args(args, label, args.time_limit) as live:
+            schedule = moccasin.solve(
+                G,
+                budget=args.budget,
+                time_limit=args.time_limit,
+                solver=args.solver,
+                max_recompute=args.max_recompute,
+                workers=args.workers,
+                seed=args.seed,
+                progress=live,
+                **extra,
+            )
+    except KeyboardInterrupt:
+        print("moccasin: interrupted before any schedule was found", file=sys.stderr)
+        return output.EXIT_TIMEOUT
     if schedule.extra.get("refused"):
         raise InputError(schedule.message)  # exit 1: too large for this machine, like bad input
     if args.output and schedule.found:

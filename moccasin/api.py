@@ -38,7 +38,7 @@ def solve(
     budget: str | float | int = 1.0,
     time_limit: float = 60.0,
     solver: str = "cp",
-    max_recompute: int = 2,
+    max_recompute: int | None = None,
     workers: int = 0,
     seed: int = 0,
     progress=None,
@@ -49,7 +49,11 @@ def solve(
     ``budget``: a fraction of the baseline peak (``0.8``, ``"80%"``), an amount in the graph's
     units (``123456``) or bytes (``"512MiB"``). ``solver``: ``"cp"`` (the Moccasin model),
     ``"heuristic"`` or another name in :data:`moccasin.solvers.SOLVERS`. ``progress`` is called
-    with a :class:`~moccasin.solvers.Progress` on every improvement.
+    with a :class:`~moccasin.solvers.Progress` on every improvement (from the solver's threads).
+
+    Ctrl-C (KeyboardInterrupt, also one raised by ``progress``) stops the search: the best
+    schedule so far comes back with status FEASIBLE and ``extra["interrupted"] = True``; with
+    none yet the KeyboardInterrupt is re-raised.
 
     >>> import moccasin
     >>> G = moccasin.load_graph("graphs/chain8_train.json")  # doctest: +SKIP
@@ -62,7 +66,7 @@ def solve(
         raise InputError(f"unknown solver {solver!r}: choose one of {', '.join(sorted(SOLVERS))}")
     if time_limit <= 0:
         raise InputError(f"time limit {time_limit} must be positive")
-    if max_recompute < 1:
+    if max_recompute is not None and max_recompute < 1:
         raise InputError(f"max_recompute {max_recompute} must be at least 1")
     problem = Problem.from_graph(G)
     base_peak = baseline(problem).peak

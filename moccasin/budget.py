@@ -21,8 +21,9 @@ _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z%]*)
 def resolve_budget(budget: str | float | int, baseline_peak: int) -> tuple[int, float | None]:
     """Turn a budget spec into ``(absolute budget, fraction of baseline or None)``.
 
-    A plain number at most 1 (or a percentage) is a fraction of ``baseline_peak``, rounded up;
-    a plain integer above 1 is an absolute amount; a number with a byte unit is bytes.
+    A number at most 1 (or a percentage) is a fraction of ``baseline_peak``, rounded up; a
+    whole number above 1 is an absolute amount; a number with a byte unit is bytes. From
+    Python, an ``int`` is always an amount and a ``float`` at most 1 a fraction.
 
     >>> resolve_budget("80%", 1000)
     (800, 0.8)
@@ -35,8 +36,12 @@ def resolve_budget(budget: str | float | int, baseline_peak: int) -> tuple[int, 
     """
     if isinstance(budget, bool):
         raise InputError(f"budget {budget!r}: expected a number")
-    if isinstance(budget, (int, float)):
-        value, unit = float(budget), ""
+    if isinstance(budget, int):  # from Python, an int is always an amount
+        if budget <= 0:
+            raise InputError(f"budget {budget!r}: must be positive")
+        return budget, (budget / baseline_peak if baseline_peak else None)
+    if isinstance(budget, float):
+        value, unit = budget, ""
         if not math.isfinite(value):
             raise InputError(f"budget {budget!r}: not a finite number")
         text = repr(budget)

@@ -31,7 +31,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        what = "truncated JSON" if e.pos >= len(text.rstrip()) else "not valid JSON"
+        ends_early = e.pos >= len(text.rstrip()) - 1 or e.msg.startswith("Unterminated string")
+        what = "truncated JSON" if ends_early else "not valid JSON"
         raise InputError(f"{p}: {what} (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except RecursionError:
         raise InputError(f"{p}: JSON nested too deeply") from None
@@ -39,6 +40,11 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader never sees half a file (rename is atomic)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     p = Path(path)
     directory = p.parent if str(p.parent) else Path(".")
     try:
@@ -48,10 +54,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except PermissionError:
         raise InputError(f"{p}: cannot write in {directory} (permission denied)") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, p)
     except BaseException:
         try:
@@ -59,6 +66,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _read_umask() -> int:
+    """The process umask, read once at import (mkstemp makes files 0600; ours get the usual mode)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:

@@ -12,7 +12,8 @@ from ortools.sat.python import cp_model
 import moccasin
 from moccasin.graph.problem import Problem
 from moccasin.schedule.simulator import baseline, simulate_indices
-from moccasin.solvers import cp, milp
+from moccasin.schedule.stages import stage_of
+from moccasin.solvers import cp, cpsat, milp
 from moccasin.solvers.base import SolveOptions
 from moccasin.solvers.greedy import best_greedy
 from moccasin_cli.main import main
@@ -70,7 +71,7 @@ def test_hint_values_satisfy_the_model_and_match_the_simulator(G):
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     assert solver.solve(b.model) == cp_model.OPTIMAL
-    stages = cp.stage_of(p, seq)
+    stages = stage_of(p, seq)
     U = [values[m.U[t, v]] * m.ram_scale for t, v in zip(stages, seq)]
     assert U == list(sim.memory)
 
@@ -121,5 +122,5 @@ def test_milp_has_quadratic_size():
     nx.set_node_attributes(G, 1, "cost_cpu")
     nx.set_node_attributes(G, 2, "cost_ram")
     p = Problem.from_graph(G)
-    cp_vars = len(cp.build_model(p, baseline(p).peak, 2).model.proto.variables)
+    cp_vars = len(cpsat.build_model(p, baseline(p).peak, 2).model.proto.variables)
     assert milp.estimate_size(p).variables >= 5 * cp_vars

@@ -49,7 +49,7 @@ class SolveOptions:
     time_limit: float = 60.0
     workers: int = 0  # 0: all cores
     seed: int = 0
-    max_recompute: int = 2  # computations per node, C in the CP model
+    max_recompute: int | None = None  # cap on computations per node (C); None: the solver's default
     progress: Callable[[Progress], None] | None = None
     log_search: bool = False
     hint: list[int] | None = None  # a schedule (node indices) to start from

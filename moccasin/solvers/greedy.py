@@ -15,12 +15,17 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
+from moccasin.solvers.shaving import shave
 
+#: Moves per round of the peak-shaving runs (see :func:`shave`).
+SHAVING_MOVES = (1, 8)
 #: Exponents of the distance to the next use in the eviction score; each is one greedy run.
 DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
 
 
-def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0) -> list[int] | None:
+def greedy_sequence(
+    problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0, deadline: float | None = None
+) -> list[int] | None:
     """One greedy run; returns a schedule (node indices) within ``budget`` or None.
 
     ``cap`` bounds the computations of each node (None: unbounded). The memory it accounts is
@@ -41,6 +46,8 @@ def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, dista
         return n + 1
 
     for s in range(n):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         plan: set[int] = set()
         stack = [u for u in preds[s] if u not in resident]
         while stack:
@@ -98,11 +105,15 @@ def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
         seq = keep
 
 
-def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[int] | None:
-    """The cheapest schedule over the eviction scores in :data:`DISTANCE_WEIGHTS`."""
+def best_greedy(problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None) -> list[int] | None:
+    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
+    each gives up once ``seconds`` have passed since the call."""
     best, best_cost = None, None
-    for w in DISTANCE_WEIGHTS:
-        seq = greedy_sequence(problem, budget, cap=cap, distance_weight=w)
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    runs = [lambda m=m: shave(problem, budget, cap=cap, deadline=deadline, moves_per_round=m) for m in SHAVING_MOVES]
+    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=deadline) for w in DISTANCE_WEIGHTS]
+    for run in runs:
+        seq = run()
         if seq is None:
             continue
         sim = simulate_indices(problem, seq)
@@ -112,9 +123,9 @@ def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[i
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
-    """``--solver heuristic``: the best greedy schedule, unbounded recomputation."""
+    """``--solver heuristic``: the best of the greedy heuristics (no cap unless one is set)."""
     started = time.perf_counter()
-    seq = best_greedy(problem, budget)
+    seq = best_greedy(problem, budget, cap=options.max_recompute)
     found = Found(
         sequence=seq,
         status="FEASIBLE" if seq is not None else "UNKNOWN",

@@ -64,7 +64,8 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
-from moccasin.solvers.cp import stage_of
+from moccasin.solvers.cpsat import run_search as _search
+from moccasin.schedule.stages import stage_of
 from moccasin.solvers.greedy import best_greedy, prune_unread
 
 #: Bytes per variable, row and nonzero a backend needs while solving, from the peak RSS of
@@ -531,11 +532,11 @@ def solve_mip(problem: Problem, budget: int, options: SolveOptions, backend_name
         s.SuppressOutput()
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
-    if options.log_search:
-        code = s.Solve(params)
-    else:  # HiGHS prints its banner on stdout when Solve creates it, whatever SuppressOutput says
-        with quiet_stdout():
-            code = s.Solve(params)
+    # HiGHS prints its banner on stdout when Solve creates it, whatever SuppressOutput says.
+    with (contextlib.nullcontext() if options.log_search else quiet_stdout()):
+        code, interrupted = _solve_interruptibly(s, params)
+    if interrupted:
+        stats["interrupted"] = True
     names = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
              pywraplp.Solver.INFEASIBLE: "INFEASIBLE", pywraplp.Solver.NOT_SOLVED: "NOT_SOLVED",
              pywraplp.Solver.ABNORMAL: "ABNORMAL", pywraplp.Solver.UNBOUNDED: "UNBOUNDED"}
@@ -555,6 +556,36 @@ def solve_mip(problem: Problem, budget: int, options: SolveOptions, backend_name
     stats["best_solution_seconds"] = None  # not available through pywraplp
     return _finish(problem, budget, solver, seq, code == pywraplp.Solver.OPTIMAL, code == pywraplp.Solver.INFEASIBLE,
                    lower, None, hint, hint_seconds, stats, started, base)
+
+
+def _solve_interruptibly(s: pywraplp.Solver, params) -> tuple[int, bool]:
+    """``s.Solve(params)`` on a helper thread; Ctrl-C on this thread asks the solver to stop
+    (``InterruptSolve``, which SCIP and HiGHS honour) and the solve returns what it has."""
+    outcome: dict = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["code"] = s.Solve(params)
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = e
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, name="moccasin-milp", daemon=True)
+    interrupted = False
+    thread.start()
+    while True:
+        try:
+            while not done.wait(0.1):
+                if interrupted:
+                    s.InterruptSolve()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["code"], interrupted
 
 
 def _integral_bound(bound: float) -> int:
@@ -591,7 +622,11 @@ def _finish(problem, budget, solver, seq, optimal, infeasible, lower, first, hin
 
 
 class _CpSatWatcher(cp_model.CpSolverSolutionCallback):
-    """First and best solution times of CP-SAT on the MILP rows, and progress reports."""
+    """First and best solution times of CP-SAT on the MILP rows, and progress reports.
+
+    Has what :func:`moccasin.solvers.cp._search` needs to stop on Ctrl-C: ``stop``,
+    ``interrupted`` and ``error`` (an exception of the progress callback, re-raised there).
+    """
 
     def __init__(self, m: CheckmateModel, problem: Problem, started: float, progress, baseline_cost: int):
         super().__init__()
@@ -601,6 +636,23 @@ class _CpSatWatcher(cp_model.CpSolverSolutionCallback):
         self.first: float | None = None
         self.best_at: float | None = None
         self.best: list[int] | None = None
+        self.stop = None
+        self.interrupted = False
+        self.error: BaseException | None = None
+
+    def _report(self, report: Progress) -> None:
+        if not self.progress or self.interrupted or self.error is not None:
+            return
+        try:
+            self.progress(report)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        except BaseException as e:  # noqa: BLE001 - re-raised by _search on the caller's thread
+            self.error = e
+        else:
+            return
+        if self.stop is not None:
+            self.stop()
 
     def on_solution_callback(self) -> None:
         now = time.perf_counter() - self.started
@@ -612,7 +664,7 @@ class _CpSatWatcher(cp_model.CpSolverSolutionCallback):
         if self.progress:
             cost = self.problem.base_cost + int(round(self.objective_value)) * self.m.cost_scale
             bound = self.problem.base_cost + math.ceil(self.best_objective_bound - 1e-6) * self.m.cost_scale
-            self.progress(Progress(now, cost, bound, self.baseline_cost))
+            self._report(Progress(now, cost, bound, self.baseline_cost))
 
 
 def solve_cpsat(problem: Problem, budget: int, options: SolveOptions, solver: str = "milp-cpsat") -> Schedule:
@@ -650,8 +702,10 @@ def solve_cpsat(problem: Problem, budget: int, options: SolveOptions, solver: st
     cp.parameters.random_seed = options.seed
     cp.parameters.log_search_progress = options.log_search
     watcher = _CpSatWatcher(m, problem, started, options.progress, base.cost)
-    code = cp.solve(backend.model, watcher)
+    code, interrupted = _search(cp, backend.model, watcher)
     stats["cp_status"] = cp.status_name(code)
+    if interrupted:
+        stats["interrupted"] = True
     seq, lower = None, None
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         vs = backend.vars
@@ -661,8 +715,8 @@ def solve_cpsat(problem: Problem, budget: int, options: SolveOptions, solver: st
     if hint is not None and hint_seconds is not None:
         first = hint_seconds if first is None else min(first, hint_seconds)
     stats["best_solution_seconds"] = round(watcher.best_at, 4) if watcher.best_at is not None else None
-    return _finish(problem, budget, solver, seq, code == cp_model.OPTIMAL, code == cp_model.INFEASIBLE,
-                   lower, first, hint, hint_seconds, stats, started, base)
+    return _finish(problem, budget, solver, seq, code == cp_model.OPTIMAL and not interrupted,
+                   code == cp_model.INFEASIBLE and not interrupted, lower, first, hint, hint_seconds, stats, started, base)
 
 
 #: The MILP solver behind ``--solver milp``, chosen by measurement (bench/README.md): SCIP keeps
