@@ -70,12 +70,12 @@ from moccasin.solvers.greedy import best_greedy, prune_unread
 
 #: Bytes per variable, row and nonzero a backend needs while solving, from the peak RSS of
 #: runs on the paper graphs (2 workers, 20-60 s; the search tree grows with time, so rounded up):
-#: HiGHS 440-580 B per nonzero on random_layered_n250/n500, SCIP about 2 KB on n250, CP-SAT
+#: HiGHS 440-580 B per nonzero on random_layered_n250/n500, SCIP 2.0-2.7 KB on n250, CP-SAT
 #: 300 B on n250 after 6 s of search but 1.4 KB on resnet50_train after 60 s with 2 workers
 #: (see bench/README.md). Used by :func:`estimate_size`.
 BYTES_PER = {
     "HIGHS": (100, 100, 700),
-    "SCIP": (200, 200, 2200),
+    "SCIP": (200, 200, 2800),
     "CP_SAT": (200, 200, 1500),
 }
 
