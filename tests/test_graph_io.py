@@ -95,3 +95,16 @@ def test_legacy_random_layered_variant():
 def test_lexicographic_baseline_without_order():
     G = load_graph(paper_graph("resnet50_train"))
     assert baseline_order(G) == sorted(G.nodes)
+
+
+def test_shipped_graphs_load_and_plan():
+    """Every graph in graphs/ (generated and traced) loads, and a heuristic plan at 95% fits."""
+    import moccasin
+    from conftest import ROOT
+
+    files = sorted((ROOT / "graphs").glob("*.json")) + sorted((ROOT / "graphs" / "zoo").glob("*.json"))
+    assert len(files) >= 9
+    for path in files:
+        G = load_graph(path)
+        s = moccasin.solve(G, budget=0.95, solver="heuristic", time_limit=5)
+        assert s.found and s.peak_memory <= s.budget, path
