@@ -13,7 +13,6 @@ import time
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
-from moccasin.schedule.stages import stage_of
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.greedy import best_greedy
 from moccasin.solvers.lns import RuinRecreate
@@ -44,13 +43,19 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     heuristic_seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
     if hint is None:
         hint = best_greedy(problem, budget, cap=C, seconds=heuristic_seconds)
-    if hint is None and options.max_recompute is None:
-        hint = best_greedy(problem, budget, cap=None, seconds=heuristic_seconds)
-        if hint is not None and stage_of(problem, hint) is not None:
-            at_least = [0] * problem.n
-            for v in hint:
-                at_least[v] += 1
-            stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
+        if options.max_recompute is None:
+            # No cap set: the uncapped heuristics too; where they do better (or alone find a
+            # schedule), the model gets the copies their schedule needs.
+            free = best_greedy(problem, budget, cap=None, seconds=heuristic_seconds)
+            if free is not None and (hint is None or simulate_indices(problem, free).cost < simulate_indices(problem, hint).cost):
+                at_least = [0] * problem.n
+                for v in free:
+                    at_least[v] += 1
+                if max(at_least) > C:
+                    hint = free
+                    stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
+                else:
+                    hint, at_least = free, None
     if hint is not None:
         hint_sim = simulate_indices(problem, hint)
         if hint_sim.peak > budget:
