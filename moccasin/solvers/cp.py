@@ -14,6 +14,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
+from moccasin.solvers.bounds import knapsack_lower_bound
 from moccasin.solvers.greedy import best_greedy
 from moccasin.solvers.lns import RuinRecreate
 
@@ -77,7 +78,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
 
     try:
         if hint is not None and options.progress:
-            options.progress(Progress(hint_seconds, hint_sim.cost, problem.base_cost, base.cost))
+            options.progress(Progress(hint_seconds, hint_sim.cost, knapsack_lower_bound(problem, budget) or problem.base_cost, base.cost))
         from ortools.sat.python import cp_model
 
         from moccasin.solvers.cpsat import Watcher, add_hint, build_model, run_search
