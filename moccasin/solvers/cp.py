@@ -13,8 +13,8 @@ import time
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
-from moccasin.schedule.stages import stage_of
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
+from moccasin.solvers.bounds import knapsack_lower_bound
 from moccasin.solvers.greedy import best_greedy
 from moccasin.solvers.lns import RuinRecreate
 
@@ -44,13 +44,19 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     heuristic_seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
     if hint is None:
         hint = best_greedy(problem, budget, cap=C, seconds=heuristic_seconds)
-    if hint is None and options.max_recompute is None:
-        hint = best_greedy(problem, budget, cap=None, seconds=heuristic_seconds)
-        if hint is not None and stage_of(problem, hint) is not None:
-            at_least = [0] * problem.n
-            for v in hint:
-                at_least[v] += 1
-            stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
+        if options.max_recompute is None:
+            # No cap set: the uncapped heuristics too; where they do better (or alone find a
+            # schedule), the model gets the copies their schedule needs.
+            free = best_greedy(problem, budget, cap=None, seconds=heuristic_seconds)
+            if free is not None and (hint is None or simulate_indices(problem, free).cost < simulate_indices(problem, hint).cost):
+                at_least = [0] * problem.n
+                for v in free:
+                    at_least[v] += 1
+                if max(at_least) > C:
+                    hint = free
+                    stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
+                else:
+                    hint, at_least = free, None
     if hint is not None:
         hint_sim = simulate_indices(problem, hint)
         if hint_sim.peak > budget:
@@ -72,7 +78,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
 
     try:
         if hint is not None and options.progress:
-            options.progress(Progress(hint_seconds, hint_sim.cost, problem.base_cost, base.cost))
+            options.progress(Progress(hint_seconds, hint_sim.cost, knapsack_lower_bound(problem, budget) or problem.base_cost, base.cost))
         from ortools.sat.python import cp_model
 
         from moccasin.solvers.cpsat import Watcher, add_hint, build_model, run_search
