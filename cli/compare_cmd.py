@@ -10,7 +10,7 @@ from moccasin.compare import DEFAULT_METHODS, compare, compare_dict
 from moccasin.schedule.schedule import Schedule
 from moccasin.solvers import SOLVERS
 from moccasin_cli import output
-from moccasin_cli.plan_cmd import add_common, model_bytes
+from moccasin_cli.plan_cmd import add_common, add_search_options, model_bytes
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -29,9 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--methods", "-m", nargs="+", metavar="METHOD",
                    help=f"methods to run (names or comma lists; default: {' '.join(DEFAULT_METHODS)}); "
                         f"all: {', '.join(SOLVERS)}")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="search workers per method (default 0: all cores)")
-    p.add_argument("--max-recompute", type=int, default=2, metavar="C", help="computations per node in the CP model (default 2)")
-    p.add_argument("--seed", type=int, default=0, metavar="K", help="random seed of the searches (default 0)")
+    add_search_options(p)
     p.add_argument("--max-model-bytes", metavar="BYTES", default=None,
                    help="MILP methods: report UNKNOWN for models estimated above this size (default: half the "
                         "machine's memory, at most 12 GiB)")

@@ -29,9 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--solver", choices=sorted(SOLVERS), default="cp", help="cp: the Moccasin CP-SAT model (default); heuristic: the greedy alone; milp: Checkmate's "
                         "O(n^2) MILP (SCIP; milp-highs, milp-cpsat: other solvers); checkpoint-all, chen-sqrtn, "
                         "chen-greedy: classic checkpointing heuristics")
-    p.add_argument("--max-recompute", type=int, default=2, metavar="C", help="computations allowed per node in the CP model (default 2)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="CP-SAT search workers (default 0: all cores)")
-    p.add_argument("--seed", type=int, default=0, metavar="K", help="random seed of the search (default 0)")
+    add_search_options(p)
     p.add_argument("--max-model-bytes", metavar="BYTES", default=None,
                    help="MILP solvers: refuse models estimated above this size (e.g. 8GiB; default: half the "
                         "machine's memory, at most 12 GiB)")
@@ -46,6 +44,15 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", "-t", type=float, default=60.0, metavar="S", help="seconds for the search (default 60)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the summary")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors (and --json output)")
+
+
+def add_search_options(p: argparse.ArgumentParser) -> None:
+    """Search options ``plan``, ``compare`` and ``sweep`` share."""
+    p.add_argument("--max-recompute", type=int, default=None, metavar="C",
+                   help="at most C computations of any node (default: 2 in the CP model, more only for nodes "
+                        "where the starting heuristic needs more; no cap for the heuristics)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="search workers (default 0: all cores)")
+    p.add_argument("--seed", type=int, default=0, metavar="K", help="random seed of the search (default 0)")
 
 
 def model_bytes(text: str | None) -> dict:

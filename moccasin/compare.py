@@ -50,7 +50,7 @@ def compare(
     methods=None,
     workers: int = 0,
     seed: int = 0,
-    max_recompute: int = 2,
+    max_recompute: int | None = None,
     progress=None,
     **extra,
 ) -> list[Schedule]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from graphs_for_tests import chain_train
+from conftest import chain_train
 
 import moccasin
 from moccasin.compare import compare, parse_methods

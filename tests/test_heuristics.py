@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphs_for_tests import chain_train, small_dags
+from conftest import chain_train, small_dags
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import networkx as nx
 import pytest
-from exhaustive import exhaustive_optimum
-from graphs_for_tests import chain_train, small_dags
+from brute import brute_force
+from conftest import chain_train, small_dags
 from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
@@ -28,12 +28,12 @@ def budgets(p: Problem) -> list[int]:
 
 
 @FAST
-@given(small_dags())
+@given(small_dags(min_nodes=2, max_nodes=7))
 def test_cp_and_milp_reach_the_exhaustive_optimum(G):
     p = Problem.from_graph(G)
     opts = SolveOptions(time_limit=10, workers=1, max_recompute=p.n)
     for budget in budgets(p):
-        best = exhaustive_optimum(p, budget)
+        best = brute_force(p, budget)
         for name, solve in (("cp", cp.solve), ("milp", milp.solve), ("milp-cpsat", milp.solve_cpsat)):
             s = solve(p, budget, opts)
             assert s.total_cost == best, (name, budget, s.status, s.message)
@@ -48,7 +48,7 @@ def test_both_mip_backends_agree_on_a_small_graph(solve):
     G = chain_train(3)
     p = Problem.from_graph(G)
     budget = p.min_budget + 10
-    best = exhaustive_optimum(p, budget)
+    best = brute_force(p, budget)
     s = solve(p, budget, SolveOptions(time_limit=10, workers=1))
     assert (s.status, s.total_cost, s.lower_bound) == ("OPTIMAL", best, best)
 
