@@ -27,6 +27,27 @@ HEURISTIC_SHARE = 0.1
 DEFAULT_RECOMPUTE = 2
 
 
+def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_one, stats: dict):
+    """The heuristics' schedule to start from (or None), and the copies per node the model needs
+    for it (None: ``C`` each). Without a cap set, the uncapped heuristics run first (they rarely
+    get stuck), then the capped ones; where the uncapped schedule is cheaper, the model gets the
+    copies it needs."""
+    seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
+    free = None
+    if options.max_recompute is None:
+        free = best_greedy(problem, budget, cap=None, seconds=seconds, on_found=found_one)
+    hint = best_greedy(problem, budget, cap=C, seconds=seconds, on_found=found_one)
+    if free is None or (hint is not None and simulate_indices(problem, free).cost >= simulate_indices(problem, hint).cost):
+        return hint, None
+    at_least = [0] * problem.n
+    for v in free:
+        at_least[v] += 1
+    if max(at_least) <= C:
+        return free, None
+    stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
+    return free, at_least
+
+
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     """``--solver cp``: the Moccasin model, started from a greedy schedule when one exists."""
     started = time.perf_counter()
@@ -35,46 +56,46 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     # starting schedule needs more (so that the search can start from it).
     C = max(1, options.max_recompute or DEFAULT_RECOMPUTE)
     stats: dict = {"method": "cp", "max_recompute": C}
-    at_least = None
 
     # A schedule to start from: the caller's, the baseline if it fits, else the heuristics.
-    hint, hint_seconds = options.hint, None
+    hint, hint_seconds, at_least = options.hint, None, None
     if hint is None and base.peak <= budget:
         hint = list(range(problem.n))
-    heuristic_seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
+    first_found: list[float] = []  # when the heuristics found their first schedule
+    cheapest: list = [None, None]  # the cheapest heuristic schedule so far and its cost
+
+    def found_one(seq: list[int]) -> None:
+        cost = simulate_indices(problem, seq).cost
+        if cheapest[1] is None or cost < cheapest[1]:
+            cheapest[:] = [seq, cost]
+        if not first_found:
+            first_found.append(time.perf_counter() - started)
+            if options.progress:
+                options.progress(Progress(first_found[0], cost, None, base.cost))
+
+    def interrupted_early(seq: list[int] | None, seconds: float | None) -> Schedule:
+        """Ctrl-C before the search: the starting schedule so far is the answer, else re-raise."""
+        if seq is None:
+            raise KeyboardInterrupt
+        stats.update(interrupted=True, message="interrupted before the search: the starting schedule, not optimised")
+        return make_schedule(problem, budget, "cp", Found(seq, "FEASIBLE", None, seconds, stats), started, base=base)
+
     if hint is None:
-        hint = best_greedy(problem, budget, cap=C, seconds=heuristic_seconds)
-        if options.max_recompute is None:
-            # No cap set: the uncapped heuristics too; where they do better (or alone find a
-            # schedule), the model gets the copies their schedule needs.
-            free = best_greedy(problem, budget, cap=None, seconds=heuristic_seconds)
-            if free is not None and (hint is None or simulate_indices(problem, free).cost < simulate_indices(problem, hint).cost):
-                at_least = [0] * problem.n
-                for v in free:
-                    at_least[v] += 1
-                if max(at_least) > C:
-                    hint = free
-                    stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
-                else:
-                    hint, at_least = free, None
+        try:
+            hint, at_least = _start(problem, budget, options, C, found_one, stats)
+        except KeyboardInterrupt:  # during the heuristics: their cheapest so far, if any
+            return interrupted_early(cheapest[0], first_found[0] if first_found else None)
     if hint is not None:
         hint_sim = simulate_indices(problem, hint)
         if hint_sim.peak > budget:
             hint = None
         else:
-            hint_seconds = time.perf_counter() - started
+            hint_seconds = first_found[0] if first_found else time.perf_counter() - started
 
     if hint is not None and hint_sim.cost == problem.base_cost:
         # No recomputation at all: nothing is cheaper, no search needed.
         stats["message"] = "the starting schedule recomputes nothing: optimal without a search"
         return make_schedule(problem, budget, "cp", Found(hint, "OPTIMAL", problem.base_cost, hint_seconds, stats), started, base=base)
-
-    def interrupted_early() -> Schedule:
-        """Ctrl-C before the search: the hint is the best schedule so far, else re-raise."""
-        if hint is None:
-            raise KeyboardInterrupt
-        stats.update(interrupted=True, message="interrupted before the search: the starting schedule, not optimised")
-        return make_schedule(problem, budget, "cp", Found(hint, "FEASIBLE", None, hint_seconds, stats), started, base=base)
 
     try:
         if hint is not None and options.progress:
@@ -86,7 +107,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         m = build_model(problem, budget, C, at_least)
         hinted = hint is not None and add_hint(m, problem, hint)
     except KeyboardInterrupt:
-        return interrupted_early()
+        return interrupted_early(hint, hint_seconds)
     stats["hinted"] = hinted
     proto = m.model.proto
     stats["variables"] = len(proto.variables)

@@ -105,9 +105,12 @@ def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
         seq = keep
 
 
-def best_greedy(problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None) -> list[int] | None:
+def best_greedy(
+    problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None, on_found=None
+) -> list[int] | None:
     """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
-    each gives up once ``seconds`` have passed since the call."""
+    each gives up once ``seconds`` have passed since the call. ``on_found(sequence)`` is called
+    with every schedule a run finds (the first one is a first solution)."""
     best, best_cost = None, None
     deadline = None if seconds is None else time.perf_counter() + seconds
     runs = [lambda m=m: shave(problem, budget, cap=cap, deadline=deadline, moves_per_round=m) for m in SHAVING_MOVES]
@@ -119,6 +122,8 @@ def best_greedy(problem: Problem, budget: int, cap: int | None = None, seconds: 
         sim = simulate_indices(problem, seq)
         if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
             best, best_cost = seq, sim.cost
+            if on_found:
+                on_found(seq)
     return best
 
 
