@@ -15,7 +15,7 @@ import sys
 from moccasin.errors import MoccasinError
 
 #: Subcommand modules, in the order ``--help`` lists them; each has add_parser() and run().
-COMMANDS = ("plan", "sweep", "plot", "validate", "trace")
+COMMANDS = ("plan", "compare", "sweep", "plot", "validate", "trace")
 
 EPILOG = """exit codes: 0 success, 1 bad input or usage, 2 no schedule exists under the budget,
 3 the time limit ran out before any schedule was found.

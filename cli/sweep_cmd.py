@@ -11,6 +11,7 @@ from moccasin.solvers import SOLVERS
 from moccasin.sweep import parse_budgets, sweep
 from moccasin.units import UNIT_CHOICES, human, memory_units
 from moccasin_cli import output, progress
+from moccasin_cli.plan_cmd import add_search_options
 
 HEADERS = ["budget", "amount", "status", "peak", "TDI %", "bound %", "gap %", "time s"]
 
@@ -33,9 +34,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--time-limit", "-t", type=float, default=10.0, metavar="S", help="seconds per budget (default 10)")
     p.add_argument("--solver", choices=sorted(SOLVERS), default="cp", help="solver for every budget (default cp)")
-    p.add_argument("--max-recompute", type=int, default=2, metavar="C", help="computations allowed per node in the CP model (default 2)")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="CP-SAT search workers (default 0: all cores)")
-    p.add_argument("--seed", type=int, default=0, metavar="K", help="random seed of the search (default 0)")
+    add_search_options(p)
     p.add_argument("-o", "--output", metavar="SWEEP.json", help="write {graph, results: [schedule, ...]} here")
     p.add_argument("--plot", metavar="PICTURE", help="draw TDI against budget (.png, .svg or .pdf; needs matplotlib)")
     p.add_argument("--units", choices=UNIT_CHOICES, default="auto", help="memory amounts: bytes, plain, or auto (default)")

@@ -76,13 +76,13 @@ def random_layered(
 ) -> nx.DiGraph:
     """A random layered DAG in the spirit of Appendix A of Gagrani et al. (2022), the family of
     the Moccasin paper's random graphs: one source, one sink, layers of random width (about
-    ``width * sqrt(n) * 3`` nodes), edges to the next layer with probability ``edge_density`` and
+    ``width * sqrt(n)`` nodes), edges to the next layer with probability ``edge_density`` and
     skip edges to later layers with probability ``skip_density / distance``; every node gets at
     least one input and one output. Source and sink cost nothing to compute.
     """
     rng = random.Random(seed)
     G = nx.DiGraph(name=name or f"random_layered_n{n}_s{seed}")
-    mean_width = max(2, round(width * 3 * n ** 0.5))
+    mean_width = max(2, round(width * n ** 0.5))
     layers: list[list[int]] = [[0]]
     nid = 1
     while nid < n - 1:

@@ -38,7 +38,7 @@ def solve(
     budget: str | float | int = 1.0,
     time_limit: float = 60.0,
     solver: str = "cp",
-    max_recompute: int = 2,
+    max_recompute: int | None = None,
     workers: int = 0,
     seed: int = 0,
     progress=None,
@@ -66,7 +66,7 @@ def solve(
         raise InputError(f"unknown solver {solver!r}: choose one of {', '.join(sorted(SOLVERS))}")
     if time_limit <= 0:
         raise InputError(f"time limit {time_limit} must be positive")
-    if max_recompute < 1:
+    if max_recompute is not None and max_recompute < 1:
         raise InputError(f"max_recompute {max_recompute} must be at least 1")
     problem = Problem.from_graph(G)
     base_peak = baseline(problem).peak

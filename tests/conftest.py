@@ -80,3 +80,24 @@ def toy_graph():
 @pytest.fixture
 def toy_graph_file(tmp_path):
     return save_graph(training_graph(), tmp_path / "toy_train.json")
+
+
+def chain_train(layers: int, ram: int = 10) -> nx.DiGraph:
+    """Forward chain f0..f{L-1}, loss, backward chain b{L-1}..b0; b_i reads f_i (and f_{i-1})."""
+    G = nx.DiGraph(name=f"chain{layers}_train")
+    f = [f"f{i}" for i in range(layers)]
+    b = [f"b{i}" for i in range(layers)]
+    for x in f + ["loss"] + b:
+        G.add_node(x, cost_cpu=1, cost_ram=ram)
+    for i in range(1, layers):
+        G.add_edge(f[i - 1], f[i])
+    G.add_edge(f[-1], "loss")
+    G.add_edge("loss", b[-1])
+    for i in reversed(range(layers - 1)):
+        G.add_edge(b[i + 1], b[i])
+    for i in range(layers):
+        G.add_edge(f[i], b[i])
+        if i:
+            G.add_edge(f[i - 1], b[i])
+    G.graph["order"] = f + ["loss"] + list(reversed(b))
+    return G

@@ -95,3 +95,18 @@ def test_legacy_random_layered_variant():
 def test_lexicographic_baseline_without_order():
     G = load_graph(paper_graph("resnet50_train"))
     assert baseline_order(G) == sorted(G.nodes)
+
+
+def test_shipped_graphs_load_and_plan():
+    """Every graph in graphs/ loads; the generated ones have a heuristic plan at 80%, the traced
+    zoo graphs (BatchNorm and dropout pinned, gradients kept to the end) plan at 100%."""
+    import moccasin
+    from conftest import ROOT
+
+    generated = sorted((ROOT / "graphs").glob("*.json"))
+    traced = sorted((ROOT / "graphs" / "zoo").glob("*.json"))
+    assert len(generated) >= 3 and len(traced) == 6
+    for path, budget in [(p, 0.8) for p in generated] + [(p, 1.0) for p in traced]:
+        G = load_graph(path)
+        s = moccasin.solve(G, budget=budget, solver="heuristic", time_limit=5)
+        assert s.found and s.peak_memory <= s.budget, path

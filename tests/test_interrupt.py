@@ -15,6 +15,7 @@ import moccasin
 from conftest import save_graph, training_graph
 from moccasin.schedule.simulator import simulate_graph
 from moccasin.solvers import cp as cp_solver
+from moccasin.solvers import cpsat
 from moccasin_cli.main import main
 
 HARD = 30  # layers: CP-SAT does not prove this graph optimal within seconds
@@ -81,7 +82,7 @@ def test_interrupt_without_schedule_reraises(monkeypatch):
     def build(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cp_solver, "build_model", build)
+    monkeypatch.setattr(cpsat, "build_model", build)
     with pytest.raises(KeyboardInterrupt):
         moccasin.solve(G, budget=0.6, time_limit=30)
 
@@ -99,6 +100,22 @@ def test_cli_interrupt_without_schedule_exits_3(monkeypatch, tmp_path, capsys):
     assert "interrupted before any schedule" in capsys.readouterr().err
 
 
+def wait_for_search(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the process runs CP-SAT (several threads), however slow the machine is.
+
+    A fixed sleep is flaky on a loaded machine: a SIGINT during interpreter start-up, before
+    ``main`` runs, kills the process as Python does for any program."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(os.listdir(f"/proc/{pid}/task")) >= 3:
+                time.sleep(0.5)
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.05)
+
+
 def test_cli_sigint_writes_best_schedule(tmp_path):
     """SIGINT to ``moccasin plan`` with a long time limit: exit 0, a valid schedule file."""
     path = save_graph(training_graph(HARD), tmp_path / "g.json")
@@ -107,7 +124,7 @@ def test_cli_sigint_writes_best_schedule(tmp_path):
         [sys.executable, "-m", "moccasin_cli", "plan", path, "-b", "0.6", "-t", "60", "--workers", "2", "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(2.5)
+    wait_for_search(proc.pid)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 0, stderr

@@ -17,6 +17,7 @@ from moccasin.errors import InvalidSchedule
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import Simulation, baseline, simulate_indices
+from moccasin.solvers.bounds import knapsack_lower_bound
 
 log = logging.getLogger("moccasin")
 
@@ -49,7 +50,7 @@ class SolveOptions:
     time_limit: float = 60.0
     workers: int = 0  # 0: all cores
     seed: int = 0
-    max_recompute: int = 2  # computations per node, C in the CP model
+    max_recompute: int | None = None  # cap on computations per node (C); None: the solver's default
     progress: Callable[[Progress], None] | None = None
     log_search: bool = False
     hint: list[int] | None = None  # a schedule (node indices) to start from
@@ -103,10 +104,9 @@ def make_schedule(
     elif status in ("OPTIMAL", "FEASIBLE"):
         status = "UNKNOWN"
     lower = found.lower_bound
-    if lower is not None:
-        lower = max(int(lower), problem.base_cost)
-    elif status != "INFEASIBLE":
-        lower = problem.base_cost
+    if status != "INFEASIBLE":
+        cover = knapsack_lower_bound(problem, budget)
+        lower = max(int(lower) if lower is not None else 0, problem.base_cost, cover or 0)
     if sim is not None and lower is not None and lower > sim.cost:
         lower = sim.cost  # a bound above a schedule we hold is a solver bug or rounding: clamp
     if sim is not None and status == "OPTIMAL" and lower is not None and lower < sim.cost:

@@ -1,322 +1,113 @@
-"""The Moccasin CP-SAT model (Bartan et al., ICML 2023): O(n) integer variables.
+"""``--solver cp``: the Moccasin CP-SAT model (:mod:`moccasin.solvers.cpsat`) started from the
+heuristics' schedule, with ruin-and-recreate beside it on large graphs.
 
-Time is a grid of events: stage ``s = 0..n-1`` holds positions ``p = 0..s`` and event
-``e(s, p) = s(s+1)/2 + p`` may compute node ``p`` (nodes are numbered in the baseline order).
-Node ``v`` gets up to ``C`` retention intervals ``[start, end)``: copy 0 is computed at
-``e(v, v)``, the last event of stage ``v``; copy ``i > 0`` at ``e(s, v)`` for a later stage ``s``.
-An interval is held from its computation to its last read, so one cumulative constraint over
-all intervals is the memory of DESIGN.md's simulator at every event. Every computation of ``v``
-lies strictly inside an interval of each input ``u``. The objective is the total cost.
-Unlike the original code, interval ends are exact events (no log-spaced length set) and ``C``
-is free; the sequence read off a solution is re-simulated before it is returned.
+OR-Tools is imported only once the starting schedule exists, so that a first schedule comes
+before the second or so that importing CP-SAT takes.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from dataclasses import dataclass, field
-from functools import reduce
-
-from ortools.sat.python import cp_model
 
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
-from moccasin.schedule.simulator import simulate_indices
-from moccasin.schedule.stages import event, stage_of
+from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
+from moccasin.solvers.bounds import knapsack_lower_bound
 from moccasin.solvers.greedy import best_greedy
+from moccasin.solvers.lns import RuinRecreate
+
+#: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
+#: less); below, CP-SAT alone proves optima faster (bench/README.md).
+LNS_MIN_NODES = 200
+#: Share of the time limit the starting heuristics may use (each attempt, at least 1 s).
+HEURISTIC_SHARE = 0.1
+#: Computations per node when the caller sets no cap.
+DEFAULT_RECOMPUTE = 2
 
 
-@dataclass
-class CpModel:
-    """The built model and its named variables, indexed ``[node][copy]``."""
-
-    model: cp_model.CpModel
-    copies: list[int]
-    present: list[list]
-    start: list[list]
-    end: list[list]
-    uses: dict = field(default_factory=dict)  # (u, i, v, j) -> Bool: copy i of u serves copy j of v
-    cost_scale: int = 1
-    horizon: int = 0
-
-    def sequence(self, value) -> list[int]:
-        """Read the schedule off a solution (``value`` maps a variable to its value)."""
-        steps = []
-        for v, copies in enumerate(self.copies):
-            for i in range(copies):
-                if i == 0 or value(self.present[v][i]):
-                    steps.append((value(self.start[v][i]), v))
-        steps.sort()
-        return [v for _, v in steps]
-
-
-def build_model(problem: Problem, budget: int, max_recompute: int) -> CpModel:
-    """Build the CP-SAT model of ``problem`` under ``budget`` with at most ``max_recompute``
-    computations per node."""
-    n, ram, cost, preds, succs = problem.n, problem.ram, problem.cost, problem.preds, problem.succs
-    horizon = event(n - 1, n - 1) + 1
-    model = cp_model.CpModel()
-    model.name = f"moccasin_{problem.name}"
-
-    # Copies: a node nobody reads, or one marked no_recompute, is computed once; no node is
-    # computed twice in one stage, so never more often than the stages from its own on.
-    copies = []
-    for v in range(n):
-        if not succs[v] or problem.pinned[v]:
-            copies.append(1)
-        else:
-            copies.append(max(1, min(max_recompute, n - v)))
-
-    # Variables: per copy a start on node v's own positions, an exclusive end, a presence,
-    # and an optional interval. Copy i > 0 lives in stage v + i or later.
-    present, start, end, intervals, demands = [], [], [], [], []
-    ram_scale = reduce(math.gcd, ram, 0) or 1
-    for v in range(n):
-        pv, sv, ev = [], [], []
-        for i in range(copies[v]):
-            if i == 0:
-                p = model.new_constant(1)
-                s = model.new_constant(event(v, v))
-            else:
-                p = model.new_bool_var(f"present_{v}_{i}")
-                s = model.new_int_var_from_domain(
-                    cp_model.Domain.from_values([event(t, v) for t in range(v + i, n)]), f"start_{v}_{i}"
-                )
-            e = model.new_int_var(event(v + i, v) + 1, horizon, f"end_{v}_{i}")
-            size = model.new_int_var(1, horizon, f"size_{v}_{i}")
-            if i == 0:
-                iv = model.new_interval_var(s, size, e, f"keep_{v}_{i}")
-            else:
-                iv = model.new_optional_interval_var(s, size, e, p, f"keep_{v}_{i}")
-            pv.append(p)
-            sv.append(s)
-            ev.append(e)
-            intervals.append(iv)
-            demands.append(ram[v] // ram_scale)
-        present.append(pv)
-        start.append(sv)
-        end.append(ev)
-
-    # Copies in order: copy i exists only after copy i-1 and starts after it was last read.
-    # An absent copy is pinned to one value, so that absent copies add no symmetry.
-    for v in range(n):
-        for i in range(1, copies[v]):
-            model.add_implication(present[v][i], present[v][i - 1])
-            model.add(end[v][i - 1] <= start[v][i]).only_enforce_if(present[v][i])
-            model.add(start[v][i] == event(v + i, v)).only_enforce_if(~present[v][i])
-            model.add(end[v][i] == event(v + i, v) + 1).only_enforce_if(~present[v][i])
-            # A recomputation is read by a later event, else it is waste.
-            model.add(end[v][i] >= start[v][i] + 2).only_enforce_if(present[v][i])
-
-    # Precedence: every computation of v lies inside a retention interval of each input u:
-    # start_u < start_v < end_u for one present copy of u.
-    uses = {}
-    for v in range(n):
-        for u in preds[v]:
-            for j in range(copies[v]):
-                options = []
-                for i in range(copies[u]):
-                    b = model.new_bool_var(f"use_{u}_{i}_by_{v}_{j}")
-                    if i > 0:
-                        model.add_implication(b, present[u][i])
-                        model.add(start[u][i] < start[v][j]).only_enforce_if(b)
-                    model.add(end[u][i] > start[v][j]).only_enforce_if(b)
-                    options.append(b)
-                    uses[u, i, v, j] = b
-                if j == 0:
-                    model.add_bool_or(options)
-                else:
-                    model.add_bool_or(options).only_enforce_if(present[v][j])
-
-    # Memory: one cumulative constraint, capacity the budget.
-    model.add_cumulative(intervals, demands, budget // ram_scale)
-
-    # Objective: the cost of the recomputations (first computations are a constant).
-    cost_scale = reduce(math.gcd, cost, 0) or 1
-    model.minimize(
-        sum((cost[v] // cost_scale) * present[v][i] for v in range(n) for i in range(1, copies[v]) if cost[v])
-    )
-    return CpModel(model, copies, present, start, end, uses, cost_scale, horizon)
-
-
-def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
-    """Hint every variable of ``m`` from a stage-structured schedule; False if it does not fit."""
-    stages = stage_of(problem, sequence)
-    if stages is None:
-        return False
-    sim = simulate_indices(problem, sequence)
-    events = [event(s, v) for s, v in zip(stages, sequence)]
-    copy_of = []  # copy index of the instance made at each step
-    made: list[list[int]] = [[] for _ in range(problem.n)]
-    for k, v in enumerate(sequence):
-        copy_of.append(len(made[v]))
-        made[v].append(k)
-    if any(len(made[v]) > m.copies[v] for v in range(problem.n)):
-        return False
-    model = m.model
-    model.clear_hints()
-    for v in range(problem.n):
-        for i in range(m.copies[v]):
-            if i < len(made[v]):
-                k = made[v][i]
-                s, e = events[k], events[sim.last_read[k]] + 1
-                p = 1
-            else:
-                s, e, p = event(v + i, v), event(v + i, v) + 1, 0
-            if i > 0:
-                model.add_hint(m.present[v][i], p)
-                model.add_hint(m.start[v][i], s)
-            model.add_hint(m.end[v][i], e)
-    newest = [-1] * problem.n
-    served: dict = {}
-    for k, v in enumerate(sequence):
-        for u in problem.preds[v]:
-            served[u, v, copy_of[k]] = copy_of[newest[u]]
-        newest[v] = k
-    for (u, i, v, j), b in m.uses.items():
-        model.add_hint(b, 1 if served.get((u, v, j)) == i else 0)
-    return True
-
-
-class _Watcher(cp_model.CpSolverSolutionCallback):
-    """Keeps the newest solution's sequence and reports progress; thread-safe.
-
-    The progress callback runs on CP-SAT's threads: an exception it raises (KeyboardInterrupt
-    included) must not unwind through C++, so it is kept here, the search is stopped, and
-    :func:`_search` re-raises it (or treats it as an interrupt) on the calling thread.
-    """
-
-    def __init__(self, m: CpModel, problem: Problem, started: float, progress, base_extra: int):
-        super().__init__()
-        self.m, self.problem, self.started, self.progress = m, problem, started, progress
-        self.base_extra = base_extra
-        self.lock = threading.Lock()
-        self.best: list[int] | None = None
-        self.best_cost: int | None = None
-        self.first_seconds: float | None = None
-        self.best_seconds: float | None = None
-        self.bound: int | None = None
-        self.stop = None  # set by _search: stops the running search from any thread
-        self.interrupted = False  # the progress callback raised KeyboardInterrupt
-        self.error: BaseException | None = None  # it raised something else
-
-    def _report(self, report: Progress) -> None:
-        if not self.progress or self.interrupted or self.error is not None:
-            return
-        try:
-            self.progress(report)
-        except KeyboardInterrupt:
-            self.interrupted = True
-        except BaseException as e:  # noqa: BLE001 - re-raised by _search on the caller's thread
-            self.error = e
-        else:
-            return
-        if self.stop is not None:
-            self.stop()
-
-    def on_solution_callback(self) -> None:
-        seq = self.m.sequence(self.value)
-        cost = int(round(self.objective_value)) * self.m.cost_scale + self.problem.base_cost
-        bound = int(math.ceil(self.best_objective_bound - 1e-6)) * self.m.cost_scale + self.problem.base_cost
-        now = time.perf_counter() - self.started
-        with self.lock:
-            self.best, self.best_cost = seq, cost
-            self.bound = bound if self.bound is None else max(self.bound, bound)
-            if self.first_seconds is None:
-                self.first_seconds = now
-            self.best_seconds = now
-        self._report(Progress(now, cost, self.bound, self.base_extra))
-
-    def on_bound(self, bound: float) -> None:
-        value = int(math.ceil(bound - 1e-6)) * self.m.cost_scale + self.problem.base_cost
-        with self.lock:
-            self.bound = value if self.bound is None else max(self.bound, value)
-            best = self.best_cost
-        self._report(Progress(time.perf_counter() - self.started, best, self.bound, self.base_extra))
-
-
-def _search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: _Watcher) -> tuple[int, bool]:
-    """Run ``solver.solve`` so that Ctrl-C stops the search and keeps what it found.
-
-    Returns ``(status code, interrupted)``. OR-Tools' own SIGINT handling
-    (``catch_sigint_signal``) is off: it leaves SIGINT at SIG_DFL after the solve and exits the
-    process on a third Ctrl-C. Python only runs signal handlers on the main thread between
-    bytecodes, never while it sits in ``solve()``, so the search runs on a helper thread while
-    this thread waits; a KeyboardInterrupt here (or from the progress callback) calls
-    ``stop_search()`` and the solve returns its best solution. A second Ctrl-C is absorbed.
-    """
-    solver.parameters.catch_sigint_signal = False
-    outcome: dict = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            outcome["code"] = solver.solve(model, watcher)
-        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
-            outcome["error"] = e
-        finally:
-            done.set()
-
-    watcher.stop = solver.stop_search
-    thread = threading.Thread(target=run, name="moccasin-cp-sat", daemon=True)
-    interrupted = False
-    thread.start()
-    while True:
-        try:
-            # Event.wait, not Thread.join: a join cut short by KeyboardInterrupt can report a
-            # running thread as finished (CPython < 3.13).
-            while not done.wait(0.1):
-                if interrupted or watcher.interrupted:
-                    solver.stop_search()  # again each tick: a stop before solve() starts is lost
-            break
-        except KeyboardInterrupt:
-            interrupted = True
-    if "error" in outcome:
-        raise outcome["error"]
-    if watcher.error is not None:
-        raise watcher.error
-    return outcome["code"], interrupted or watcher.interrupted
+def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_one, stats: dict):
+    """The heuristics' schedule to start from (or None), and the copies per node the model needs
+    for it (None: ``C`` each). Without a cap set, the uncapped heuristics run first (they rarely
+    get stuck), then the capped ones; where the uncapped schedule is cheaper, the model gets the
+    copies it needs."""
+    seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
+    free = None
+    if options.max_recompute is None:
+        free = best_greedy(problem, budget, cap=None, seconds=seconds, on_found=found_one)
+    hint = best_greedy(problem, budget, cap=C, seconds=seconds, on_found=found_one)
+    if free is None or (hint is not None and simulate_indices(problem, free).cost >= simulate_indices(problem, hint).cost):
+        return hint, None
+    at_least = [0] * problem.n
+    for v in free:
+        at_least[v] += 1
+    if max(at_least) <= C:
+        return free, None
+    stats["max_recompute"] = f"{C}, up to {max(at_least)} where the starting schedule needs it"
+    return free, at_least
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     """``--solver cp``: the Moccasin model, started from a greedy schedule when one exists."""
     started = time.perf_counter()
-    from moccasin.schedule.simulator import baseline
-
     base = baseline(problem)
-    C = max(1, options.max_recompute)
+    # C computations per node; without an explicit cap, 2, and more for the nodes where the
+    # starting schedule needs more (so that the search can start from it).
+    C = max(1, options.max_recompute or DEFAULT_RECOMPUTE)
     stats: dict = {"method": "cp", "max_recompute": C}
 
-    # A schedule to start from: the caller's, the baseline if it fits, else the greedy.
-    hint, hint_seconds = options.hint, None
+    # A schedule to start from: the caller's, the baseline if it fits, else the heuristics.
+    hint, hint_seconds, at_least = options.hint, None, None
     if hint is None and base.peak <= budget:
         hint = list(range(problem.n))
+    first_found: list[float] = []  # when the heuristics found their first schedule
+    cheapest: list = [None, None]  # the cheapest heuristic schedule so far and its cost
+
+    def found_one(seq: list[int]) -> None:
+        cost = simulate_indices(problem, seq).cost
+        if cheapest[1] is None or cost < cheapest[1]:
+            cheapest[:] = [seq, cost]
+        if not first_found:
+            first_found.append(time.perf_counter() - started)
+            if options.progress:
+                options.progress(Progress(first_found[0], cost, None, base.cost))
+
+    def interrupted_early(seq: list[int] | None, seconds: float | None) -> Schedule:
+        """Ctrl-C before the search: the starting schedule so far is the answer, else re-raise."""
+        if seq is None:
+            raise KeyboardInterrupt
+        stats.update(interrupted=True, message="interrupted before the search: the starting schedule, not optimised")
+        return make_schedule(problem, budget, "cp", Found(seq, "FEASIBLE", None, seconds, stats), started, base=base)
+
     if hint is None:
-        hint = best_greedy(problem, budget, cap=C)
+        try:
+            hint, at_least = _start(problem, budget, options, C, found_one, stats)
+        except KeyboardInterrupt:  # during the heuristics: their cheapest so far, if any
+            return interrupted_early(cheapest[0], first_found[0] if first_found else None)
     if hint is not None:
         hint_sim = simulate_indices(problem, hint)
         if hint_sim.peak > budget:
             hint = None
         else:
-            hint_seconds = time.perf_counter() - started
+            hint_seconds = first_found[0] if first_found else time.perf_counter() - started
 
-    def interrupted_early() -> Schedule:
-        """Ctrl-C before the search: the hint is the best schedule so far, else re-raise."""
-        if hint is None:
-            raise KeyboardInterrupt
-        stats.update(interrupted=True, message="interrupted before the search: the starting schedule, not optimised")
-        return make_schedule(problem, budget, "cp", Found(hint, "FEASIBLE", None, hint_seconds, stats), started, base=base)
+    if hint is not None and hint_sim.cost == problem.base_cost:
+        # No recomputation at all: nothing is cheaper, no search needed.
+        stats["message"] = "the starting schedule recomputes nothing: optimal without a search"
+        return make_schedule(problem, budget, "cp", Found(hint, "OPTIMAL", problem.base_cost, hint_seconds, stats), started, base=base)
 
     try:
         if hint is not None and options.progress:
-            options.progress(Progress(hint_seconds, hint_sim.cost, problem.base_cost, base.cost))
-        m = build_model(problem, budget, C)
+            options.progress(Progress(hint_seconds, hint_sim.cost, knapsack_lower_bound(problem, budget) or problem.base_cost, base.cost))
+        from ortools.sat.python import cp_model
+
+        from moccasin.solvers.cpsat import Watcher, add_hint, build_model, run_search
+
+        m = build_model(problem, budget, C, at_least)
         hinted = hint is not None and add_hint(m, problem, hint)
     except KeyboardInterrupt:
-        return interrupted_early()
+        return interrupted_early(hint, hint_seconds)
     stats["hinted"] = hinted
     proto = m.model.proto
     stats["variables"] = len(proto.variables)
@@ -329,38 +120,68 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     solver.parameters.num_workers = options.num_workers
     solver.parameters.random_seed = options.seed
     solver.parameters.log_search_progress = options.log_search
+    # CP-SAT's presolve spends tens of seconds on this model from a few hundred nodes on and
+    # helps little below (bench/README.md); the search without it finds and proves optima faster.
+    solver.parameters.cp_model_presolve = False
     for k, v in options.extra.get("cp_parameters", {}).items():
         setattr(solver.parameters, k, v)
-    watcher = _Watcher(m, problem, started, options.progress, base.cost)
+    watcher = Watcher(m, problem, started, options.progress, base.cost)
     if options.progress:
         try:
             solver.best_bound_callback = watcher.on_bound
         except AttributeError:  # older OR-Tools
             pass
-    code, interrupted = _search(solver, m.model, watcher)
+    # On large graphs ruin-and-recreate runs on this thread beside CP-SAT (one core each).
+    search, lns_best_seconds = None, [0.0]
+    if hinted and problem.n >= LNS_MIN_NODES and hint_sim.cost > problem.base_cost:
+        search = RuinRecreate(problem, budget, hint, C if at_least is None else max(at_least), seed=options.seed)
+        solver.parameters.num_workers = max(1, options.num_workers - 1)
+        deadline = started + options.time_limit
+
+        def idle() -> bool:
+            if search.optimal or time.perf_counter() >= deadline:
+                return False
+            if search.step():
+                lns_best_seconds[0] = time.perf_counter() - started
+                if options.progress:
+                    with watcher.lock:
+                        bound = watcher.bound
+                    options.progress(Progress(lns_best_seconds[0], search.best_cost, bound, base.cost))
+            return True
+    else:
+        idle = None
+    code, interrupted = run_search(solver, m.model, watcher, idle)
+    if search is not None:
+        stats["lns_steps"], stats["lns_improvements"] = search.steps, search.improvements
     status = solver.status_name(code)
     stats["cp_status"] = status
     if interrupted:
         stats["interrupted"] = True
 
-    seq, first = watcher.best, watcher.first_seconds
+    # The cheapest of CP-SAT's schedule, the local search's and the starting one (earliest on ties).
     lower = watcher.bound
+    found: list[tuple[int, float, list[int]]] = []  # (cost, seconds when found, sequence)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        seq = m.sequence(solver.value)
+        cp_seq = m.sequence(solver.value)
+        found.append((simulate_indices(problem, cp_seq).cost, watcher.best_seconds or 0.0, cp_seq))
         lower = int(math.ceil(solver.best_objective_bound - 1e-6)) * m.cost_scale + problem.base_cost
+    elif watcher.best is not None:
+        found.append((simulate_indices(problem, watcher.best).cost, watcher.best_seconds or 0.0, watcher.best))
+    if search is not None and search.improvements:
+        found.append((search.best_cost, lns_best_seconds[0], search.best))
     if hint is not None:
-        hint_cost = simulate_indices(problem, hint).cost
-        if seq is None or simulate_indices(problem, seq).cost > hint_cost:
-            seq, first = hint, hint_seconds
-        elif hint_seconds is not None:
-            first = min(first if first is not None else math.inf, hint_seconds)
+        found.append((hint_sim.cost, hint_seconds, hint))
+    seq, first, best_seconds = None, None, None
+    if found:
+        cost, best_seconds, seq = min(found, key=lambda f: (f[0], f[1]))
+        first = min(f[1] for f in found)
     if seq is None:
         result = "INFEASIBLE" if code == cp_model.INFEASIBLE else "UNKNOWN"
     else:
         result = "OPTIMAL" if code == cp_model.OPTIMAL and not interrupted else "FEASIBLE"
     if result == "INFEASIBLE":
         stats["message"] = (
-            f"no schedule in the stage-structured family with at most {C} computations per node fits "
+            f"no schedule in the stage-structured family with at most {stats['max_recompute']} computations per node fits "
             f"the budget (proven by CP-SAT); a larger --max-recompute may find one"
         )
         lower = None
@@ -370,5 +191,5 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         stats["message"] = "the time limit ran out before any schedule was found"
     elif interrupted:
         stats["message"] = "interrupted: the best schedule found before Ctrl-C (the search did not finish)"
-    stats["best_solution_seconds"] = round(watcher.best_seconds, 4) if watcher.best_seconds is not None else first
+    stats["best_solution_seconds"] = round(best_seconds, 4) if best_seconds is not None else None
     return make_schedule(problem, budget, "cp", Found(seq, result, lower, first, stats), started, base=base)

@@ -17,11 +17,15 @@ from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
 from moccasin.solvers.shaving import shave
 
+#: Moves per round of the peak-shaving runs (see :func:`shave`).
+SHAVING_MOVES = (1, 8)
 #: Exponents of the distance to the next use in the eviction score; each is one greedy run.
 DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
 
 
-def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0) -> list[int] | None:
+def greedy_sequence(
+    problem: Problem, budget: int, cap: int | None = None, distance_weight: float = 1.0, deadline: float | None = None
+) -> list[int] | None:
     """One greedy run; returns a schedule (node indices) within ``budget`` or None.
 
     ``cap`` bounds the computations of each node (None: unbounded). The memory it accounts is
@@ -42,6 +46,8 @@ def greedy_sequence(problem: Problem, budget: int, cap: int | None = None, dista
         return n + 1
 
     for s in range(n):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         plan: set[int] = set()
         stack = [u for u in preds[s] if u not in resident]
         while stack:
@@ -99,11 +105,16 @@ def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
         seq = keep
 
 
-def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[int] | None:
-    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`."""
+def best_greedy(
+    problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None, on_found=None
+) -> list[int] | None:
+    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
+    each gives up once ``seconds`` have passed since the call. ``on_found(sequence)`` is called
+    with every schedule a run finds (the first one is a first solution)."""
     best, best_cost = None, None
-    runs = [lambda: shave(problem, budget, cap=cap)]
-    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w) for w in DISTANCE_WEIGHTS]
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    runs = [lambda m=m: shave(problem, budget, cap=cap, deadline=deadline, moves_per_round=m) for m in SHAVING_MOVES]
+    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=deadline) for w in DISTANCE_WEIGHTS]
     for run in runs:
         seq = run()
         if seq is None:
@@ -111,13 +122,15 @@ def best_greedy(problem: Problem, budget: int, cap: int | None = None) -> list[i
         sim = simulate_indices(problem, seq)
         if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
             best, best_cost = seq, sim.cost
+            if on_found:
+                on_found(seq)
     return best
 
 
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
-    """``--solver heuristic``: the best of the greedy heuristics, unbounded recomputation."""
+    """``--solver heuristic``: the best of the greedy heuristics (no cap unless one is set)."""
     started = time.perf_counter()
-    seq = best_greedy(problem, budget)
+    seq = best_greedy(problem, budget, cap=options.max_recompute)
     found = Found(
         sequence=seq,
         status="FEASIBLE" if seq is not None else "UNKNOWN",
