@@ -306,3 +306,33 @@ def test_batchnorm_is_recomputed_with_eager_gradients_and_statistics():
     marked = {step.node_names[i]: why for i, why in step.no_recompute.items()}
     assert not any(n.startswith("_native_batch_norm_legit_functional") for n in marked)
     assert sum(why == "reads a buffer the step updates" for why in marked.values()) == 3  # num_batches_tracked += 1
+
+
+def test_backward_recomputes_an_item_of_a_forward_multi_output_op():
+    """Recomputing getitem(batch_norm, 0) in the backward without the op: the forward saves the
+    item, never the op's tuple (AOTAutograd accepts only tensors as saved values)."""
+    import contextlib
+    from moccasin.torch.emit import compile_plan
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Tanh(), nn.Flatten(), nn.Linear(4 * 36, 2))
+    ref = copy.deepcopy(model)
+    x = torch.randn(4, 3, 6, 6)
+    with contextlib.ExitStack() as st:
+        step = trace_step(model, x, stack=st)
+        G = step.graph
+        bn = next(i for i in G if "batch_norm" in G.nodes[i].get("op", ""))
+        item = next(i for i in G.successors(bn) if G.nodes[i].get("alias_of") == bn)
+        seq = list(G.graph["order"])
+        k = next(k for k, n in enumerate(seq) if G.nodes[n]["backward"])
+        seq.insert(k + 1, item)  # in the backward, before batch norm's backward
+        plan = split_schedule(step, seq)
+        fn, graphs = compile_plan(step, plan)
+    assert plan.recomputed[step.node_names[item]] == 1
+    values = [model.get_parameter(k) if kind == "param" else model.get_buffer(k) for _, kind, k in step.placeholders if kind in ("param", "buffer")]
+    fn(*values, x).sum().backward()
+    ref(x).sum().backward()
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(p.grad, q.grad)
+    for b, c in zip(model.buffers(), ref.buffers()):
+        assert torch.equal(b, c)

@@ -23,8 +23,10 @@ What the graph means:
 - ``cost_cpu`` is in the unit of the graph attribute ``cost_unit``: ``"flop"`` (FLOPs from
   ``torch.utils.flop_counter``; ops it does not count cost ``costs.BYTE_COST`` per byte moved;
   at least 1) or ``"us"`` with ``profile=True`` (median measured CPU microseconds).
-- ``no_recompute`` marks random ops, ops reading buffers the step updates (BatchNorm), ops with
-  side effects, and the extra outputs of multi-output ops; ``TracedStep.no_recompute`` says why.
+- ``no_recompute`` marks random ops, ops reading buffers the step updates (BatchNorm's
+  ``num_batches_tracked`` increment; training-mode BatchNorm itself is recomputable, its new
+  running statistics are extra outputs), ops with side effects, and the extra outputs of
+  multi-output ops; ``TracedStep.no_recompute`` says why.
 """
 
 from moccasin.torch.measure import MemoryMeter, measure_peak

@@ -130,6 +130,7 @@ class _Builder:
         self.base_gen: dict[str, int] = {}  # view name -> owner generation it looks at
         self.fallback = fallback  # name -> node for values from elsewhere (saved values)
         self.first: dict[str, fx.Node] = {}  # joint name -> its first instance in this graph
+        self.item_fallback = None  # getitem node -> its value when its op's tuple is elsewhere
 
     def value(self, node: fx.Node) -> fx.Node:
         name = node.name
@@ -169,6 +170,14 @@ class _Builder:
                 raise EmitError(f"{name} (new running statistics) must be computed in the forward")
             new = self.graph.call_function(operator.getitem, (first, node.args[1]))
             new.meta = dict(node.meta)
+        elif (
+            node.target is operator.getitem
+            and self.item_fallback is not None
+            and isinstance(node.args[0], fx.Node)
+            and isinstance(node.args[0].meta.get("val"), (tuple, list))
+            and node.args[0].name not in self.env
+        ):
+            new = self.item_fallback(node)  # the op's newest instance is in the forward
         else:
             new = self.graph.node_copy(node, self.value)
         if not self.gen[name]:
@@ -227,16 +236,34 @@ def build_graphs(
     if not tangent_nodes:
         raise EmitError("the joint graph has no tangent input: nothing to differentiate")
 
-    def from_forward(node: fx.Node) -> fx.Node:
-        if node.name not in f.env:
-            raise EmitError(f"the backward reads {node.name}, which the forward never computes")
+    saved_fwd: list[fx.Node] = []  # the forward instance of each saved value
+
+    def save(node: fx.Node, fwd_node: fx.Node) -> fx.Node:
         if _is_sym(node):
             raise EmitError(f"{node.name} is a symbolic size: dynamic shapes are not supported (trace with static shapes)")
         saved.append(node.name)
+        saved_fwd.append(fwd_node)
         with bwd.inserting_before(tangent_nodes[0]):
             return placeholder(bwd, nodes[node.name])
 
+    def from_forward(node: fx.Node) -> fx.Node:
+        if node.name not in f.env:
+            raise EmitError(f"the backward reads {node.name}, which the forward never computes")
+        return save(node, f.value(node))
+
+    def item_from_forward(node: fx.Node) -> fx.Node:
+        """``getitem`` of a multi-output op whose newest instance is in the forward: a tuple
+        cannot be saved, so the forward extracts the item right after that instance."""
+        op = f.env.get(node.args[0].name)
+        if op is None:
+            raise EmitError(f"the backward reads {node.args[0].name}, which the forward never computes")
+        with fwd.inserting_after(op):
+            item = fwd.call_function(operator.getitem, (op, node.args[1]))
+        item.meta = dict(node.meta)
+        return save(node, item)
+
     b = _Builder(bwd, nodes, plan.alias_of, fallback=from_forward)
+    b.item_fallback = item_from_forward
     b.gen = Counter(f.gen)
     b.base_gen = dict(f.base_gen)
     for t in tangents:
@@ -262,7 +289,7 @@ def build_graphs(
     ))
 
     plan.saved = saved
-    fwd.output(tuple(fwd_outs + [f.value(nodes[s]) for s in saved]))
+    fwd.output(tuple(fwd_outs + saved_fwd))
     fwd.lint()
     bwd.lint()
     return fx.GraphModule(gm, fwd, "MoccasinForward"), fx.GraphModule(gm, bwd, "MoccasinBackward")

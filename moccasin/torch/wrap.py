@@ -386,6 +386,11 @@ def wrap(
     parameters and gradient hooks on them then see nothing. ``early_grads=False`` returns the
     gradients to autograd at the end of the backward (exact autograd semantics, more memory).
 
+    The plan covers what ``model`` computes. A loss computed outside it is not planned: its
+    tensors add to the measured peak, and the gradient of the model's output counts as resident
+    (outside the budget). With a large output (a language model's logits), wrap a module that
+    returns the loss.
+
     ``verify=True`` checks every new plan once, when it is made: the emitted forward and
     backward run on the planning inputs and their outputs and gradients must be bitwise equal to
     the traced step run without recomputation (eager PyTorch's ops, same seed), else
