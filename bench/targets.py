@@ -99,7 +99,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         ref = REFERENCE.get((r["graph"], r["budget"]))
         ref_text = "-" if ref is None else (f"{ref[0]}, {ref[1]}%, {ref[2]} s" if ref[1] is not None else f"no schedule in {ref[2]} s")
-        gap = None if r.get("tdi") is None or r.get("lower_bound_tdi") is None else r["tdi"] - r["lower_bound_tdi"]
+        gap = None if r.get("tdi") is None or r.get("lower_bound_tdi") is None else max(0.0, r["tdi"] - r["lower_bound_tdi"])
         best = None if r.get("best_seconds") is None else r["best_seconds"] + r.get("load_seconds", 0)
         lines.append(
             f"| {r['graph']} | {r.get('nodes', '-')} | {r['budget']} | {r['status']} | {fmt(r.get('first_seconds'), '.2f')} | "
