@@ -106,7 +106,13 @@ def test_no_recompute_marks_dropout_and_batchnorm():
     G = step.graph
     ops = {d["op"]: d["no_recompute"] for _, d in G.nodes(data=True)}
     assert ops["aten.native_dropout.default"] is True
-    assert ops["aten._native_batch_norm_legit_functional.default"] is True
+    # Training-mode BatchNorm is recomputable (the emitter recomputes it without the running
+    # statistics); its new-running-statistics outputs are extra outputs and stay single.
+    assert ops["aten._native_batch_norm_legit_functional.default"] is False
+    bn = step.ids[next(n.name for n in step.gm.graph.nodes if "batch_norm" in str(n.target))]
+    for nid in G.successors(bn):
+        if G.nodes[nid]["op"] == "getitem" and G.nodes[nid]["cost_ram"] > 0:
+            assert G.nodes[nid]["no_recompute"] is True
     assert ops["aten.relu.default"] is False and ops["aten.addmm.default"] is False
     reasons = set(step.no_recompute.values())
     assert {"random", "reads a buffer the step updates"} <= reasons

@@ -1,4 +1,8 @@
-"""The PyTorch side of Moccasin: trace a training step into a compute graph.
+"""The PyTorch side of Moccasin: measuring, tracing and wrapping real training steps.
+
+Importing this package imports torch; the planning side (``moccasin.graph``,
+``moccasin.schedule``, ``moccasin.solvers``) never does. ``moccasin.measure_peak``,
+``moccasin.trace`` and ``moccasin.wrap`` reach here lazily through ``moccasin.__getattr__``.
 
 ``trace(model, *example_inputs)`` returns the graph (networkx, DESIGN.md's format);
 ``trace_step`` returns a :class:`TracedStep` that also holds the joint fx graph and the map
@@ -19,11 +23,14 @@ What the graph means:
 - ``cost_cpu`` is in the unit of the graph attribute ``cost_unit``: ``"flop"`` (FLOPs from
   ``torch.utils.flop_counter``; ops it does not count cost ``costs.BYTE_COST`` per byte moved;
   at least 1) or ``"us"`` with ``profile=True`` (median measured CPU microseconds).
-- ``no_recompute`` marks random ops, ops reading buffers the step updates (BatchNorm), ops with
-  side effects, and the extra outputs of multi-output ops; ``TracedStep.no_recompute`` says why.
+- ``no_recompute`` marks random ops, ops reading buffers the step updates (BatchNorm's
+  ``num_batches_tracked`` increment; training-mode BatchNorm itself is recomputable, its new
+  running statistics are extra outputs), ops with side effects, and the extra outputs of
+  multi-output ops; ``TracedStep.no_recompute`` says why.
 """
 
 from moccasin.torch.measure import MemoryMeter, measure_peak
 from moccasin.torch.trace import TracedStep, trace, trace_step
+from moccasin.torch.wrap import MoccasinModule, PlanError, wrap
 
-__all__ = ["MemoryMeter", "TracedStep", "measure_peak", "trace", "trace_step"]
+__all__ = ["MemoryMeter", "MoccasinModule", "PlanError", "TracedStep", "measure_peak", "trace", "trace_step", "wrap"]

@@ -1,8 +1,10 @@
 """Which joint-graph nodes must never be recomputed, and why.
 
 Recomputing a random op (dropout, ``bernoulli``, ``rand``) draws new numbers, so the gradient
-would no longer match the forward; an op reading a buffer the step mutates (BatchNorm's
-running statistics) would read the updated value the second time. Ops with side effects and
+would no longer match the forward; an op reading a buffer the step mutates (the
+``num_batches_tracked`` increment) would read the updated value the second time. BatchNorm in
+training mode is recomputable: only its new-running-statistics outputs (extra outputs, below)
+stay single, and a recomputation does not read the buffers (:func:`is_training_batch_norm`). Ops with side effects and
 the extra outputs of multi-output ops (owned by their ``getitem``, see ``storage.py``) are
 kept as computed too: re-extracting one needs the whole op again.
 """
@@ -36,6 +38,30 @@ def has_side_effect(node: fx.Node) -> bool:
     return isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
 
 
+def is_training_batch_norm(node: fx.Node) -> bool:
+    """``_native_batch_norm_legit_functional(..., training=True, ...)``: BatchNorm in training mode.
+
+    Its normalised output and saved batch statistics depend on the batch only; the running
+    statistics it reads feed only its last two outputs (the new running statistics, which the
+    step writes back). A recomputation can therefore run ``_native_batch_norm_legit.no_stats``
+    on the same input, weight and bias (bitwise the same first three outputs) and never read
+    the buffers; the emitter does so (``emit.py``), and the new statistics stay single.
+    """
+    if node.op != "call_function" or node.target is not getattr(
+        torch.ops.aten._native_batch_norm_legit_functional, "default", None
+    ):
+        return False
+    training = node.args[5] if len(node.args) > 5 else node.kwargs.get("training")
+    return training is True and all(isinstance(a, fx.Node) or a is None for a in node.args[:3])
+
+
+def _reads_mutated(node: fx.Node, mutated) -> bool:
+    args = node.all_input_nodes
+    if is_training_batch_norm(node):  # the running statistics (args 3, 4) are not read on recomputation
+        args = [a for a in node.args[:3] if isinstance(a, fx.Node)]
+    return any(storage_key(t) in mutated for a in args for t in tensors_of(a.meta.get("val")))
+
+
 def no_recompute_reasons(graph: fx.Graph, own: Ownership, mutated_placeholders: set[str]) -> dict[str, str]:
     """fx node name -> reason, for every call_function node that must run exactly once."""
     mutated = {key for name in mutated_placeholders for key in own.resident.get(name, ())}
@@ -47,7 +73,7 @@ def no_recompute_reasons(graph: fx.Graph, own: Ownership, mutated_placeholders: 
             reasons[node.name] = "random"
         elif has_side_effect(node):
             reasons[node.name] = "mutates an input"
-        elif any(storage_key(t) in mutated for a in node.all_input_nodes for t in tensors_of(a.meta.get("val"))):
+        elif _reads_mutated(node, mutated):
             reasons[node.name] = "reads a buffer the step updates"
         elif node.name in own.extra_outputs:
             reasons[node.name] = "extra output of a multi-output op"
