@@ -70,6 +70,7 @@ def test_hint_values_satisfy_the_model_and_match_the_simulator(G):
         b.model.add(b.vars[i] == int(v))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False  # else CP-SAT leaves SIGINT at SIG_DFL for later tests
     assert solver.solve(b.model) == cp_model.OPTIMAL
     stages = stage_of(p, seq)
     U = [values[m.U[t, v]] * m.ram_scale for t, v in zip(stages, seq)]

@@ -183,25 +183,18 @@ def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
     return True
 
 
-class Watcher(cp_model.CpSolverSolutionCallback):
-    """Keeps the newest solution's sequence and reports progress; thread-safe.
+class ReportingCallback(cp_model.CpSolverSolutionCallback):
+    """A solution callback that hands progress reports to the caller's ``progress`` safely.
 
     The progress callback runs on CP-SAT's threads: an exception it raises (KeyboardInterrupt
     included) must not unwind through C++, so it is kept here, the search is stopped, and
-    :func:`_search` re-raises it (or treats it as an interrupt) on the calling thread.
+    :func:`run_search` re-raises it (or treats it as an interrupt) on the calling thread.
     """
 
-    def __init__(self, m: CpModel, problem: Problem, started: float, progress, base_extra: int):
+    def __init__(self, progress):
         super().__init__()
-        self.m, self.problem, self.started, self.progress = m, problem, started, progress
-        self.base_extra = base_extra
-        self.lock = threading.Lock()
-        self.best: list[int] | None = None
-        self.best_cost: int | None = None
-        self.first_seconds: float | None = None
-        self.best_seconds: float | None = None
-        self.bound: int | None = None
-        self.stop = None  # set by _search: stops the running search from any thread
+        self.progress = progress
+        self.stop = None  # set by run_search: stops the running search from any thread
         self.interrupted = False  # the progress callback raised KeyboardInterrupt
         self.error: BaseException | None = None  # it raised something else
 
@@ -212,12 +205,27 @@ class Watcher(cp_model.CpSolverSolutionCallback):
             self.progress(report)
         except KeyboardInterrupt:
             self.interrupted = True
-        except BaseException as e:  # noqa: BLE001 - re-raised by _search on the caller's thread
+        except BaseException as e:  # noqa: BLE001 - re-raised by run_search on the caller's thread
             self.error = e
         else:
             return
         if self.stop is not None:
             self.stop()
+
+
+class Watcher(ReportingCallback):
+    """Keeps the newest solution's sequence and reports progress; thread-safe."""
+
+    def __init__(self, m: CpModel, problem: Problem, started: float, progress, base_extra: int):
+        super().__init__(progress)
+        self.m, self.problem, self.started = m, problem, started
+        self.base_extra = base_extra
+        self.lock = threading.Lock()
+        self.best: list[int] | None = None
+        self.best_cost: int | None = None
+        self.first_seconds: float | None = None
+        self.best_seconds: float | None = None
+        self.bound: int | None = None
 
     def on_solution_callback(self) -> None:
         seq = self.m.sequence(self.value)
@@ -240,7 +248,7 @@ class Watcher(cp_model.CpSolverSolutionCallback):
         self._report(Progress(time.perf_counter() - self.started, best, self.bound, self.base_extra))
 
 
-def run_search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: Watcher, idle=None) -> tuple[int, bool]:
+def run_search(solver: cp_model.CpSolver, model: cp_model.CpModel, watcher: ReportingCallback, idle=None) -> tuple[int, bool]:
     """Run ``solver.solve`` so that Ctrl-C stops the search and keeps what it found.
 
     Returns ``(status code, interrupted)``. OR-Tools' own SIGINT handling

@@ -64,6 +64,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
+from moccasin.solvers.cpsat import ReportingCallback
 from moccasin.solvers.cpsat import run_search as _search
 from moccasin.schedule.stages import stage_of
 from moccasin.solvers.greedy import best_greedy, prune_unread
@@ -621,38 +622,17 @@ def _finish(problem, budget, solver, seq, optimal, infeasible, lower, first, hin
     return make_schedule(problem, budget, solver, Found(seq, status, lower, first, stats), started, base=base)
 
 
-class _CpSatWatcher(cp_model.CpSolverSolutionCallback):
-    """First and best solution times of CP-SAT on the MILP rows, and progress reports.
-
-    Has what :func:`moccasin.solvers.cp._search` needs to stop on Ctrl-C: ``stop``,
-    ``interrupted`` and ``error`` (an exception of the progress callback, re-raised there).
-    """
+class _CpSatWatcher(ReportingCallback):
+    """First and best solution times of CP-SAT on the MILP rows, and progress reports."""
 
     def __init__(self, m: CheckmateModel, problem: Problem, started: float, progress, baseline_cost: int):
-        super().__init__()
-        self.m, self.problem, self.started, self.progress = m, problem, started, progress
+        super().__init__(progress)
+        self.m, self.problem, self.started = m, problem, started
         self.baseline_cost = baseline_cost
         self.lock = threading.Lock()
         self.first: float | None = None
         self.best_at: float | None = None
         self.best: list[int] | None = None
-        self.stop = None
-        self.interrupted = False
-        self.error: BaseException | None = None
-
-    def _report(self, report: Progress) -> None:
-        if not self.progress or self.interrupted or self.error is not None:
-            return
-        try:
-            self.progress(report)
-        except KeyboardInterrupt:
-            self.interrupted = True
-        except BaseException as e:  # noqa: BLE001 - re-raised by _search on the caller's thread
-            self.error = e
-        else:
-            return
-        if self.stop is not None:
-            self.stop()
 
     def on_solution_callback(self) -> None:
         now = time.perf_counter() - self.started
