@@ -2,7 +2,7 @@
 
 Each model of :mod:`moccasin.torch.zoo` at its default size (see that module for the input
 sizes) is traced with :func:`moccasin.torch.trace` (FLOP costs, byte sizes) and saved as
-``<name>_train.json``; the table printed is the one in ``graphs/README.md``. Needs torch.
+``<name>_step.json``; the table printed is the one in ``graphs/README.md``. Needs torch.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def main() -> None:
         t = time.perf_counter()
         G = trace(model, *inputs, name=f"{name}_train")
         seconds = time.perf_counter() - t
-        save_graph(G, args.out / f"{name}_train.json")
+        save_graph(G, args.out / f"{name}_step.json")
         peak = baseline(Problem.from_graph(G)).peak
-        print(f"| `zoo/{name}_train.json` | {G.number_of_nodes()} | {G.number_of_edges()} | {peak / 2**20:.2f} | "
+        print(f"| `zoo/{name}_step.json` | {G.number_of_nodes()} | {G.number_of_edges()} | {peak / 2**20:.2f} | "
               f"{G.graph.get('resident_bytes', 0) / 2**20:.2f} | {seconds:.1f} |", flush=True)
 
 
