@@ -33,11 +33,20 @@ def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_o
     get stuck), then the capped ones; where the uncapped schedule is cheaper, the model gets the
     copies it needs."""
     seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
-    free = None
-    if options.max_recompute is None:
-        free = best_greedy(problem, budget, cap=None, seconds=seconds, on_found=found_one)
-    hint = best_greedy(problem, budget, cap=C, seconds=seconds, on_found=found_one)
-    if free is None or (hint is not None and simulate_indices(problem, free).cost >= simulate_indices(problem, hint).cost):
+
+    def run(cap: int | None) -> tuple[list[int] | None, int | None]:
+        """best_greedy and the cost of its schedule (its last report: each is cheaper)."""
+        last: list = [None]
+
+        def found(seq: list[int], cost: int) -> None:
+            last[0] = cost
+            found_one(seq, cost)
+
+        return best_greedy(problem, budget, cap=cap, seconds=seconds, on_found=found), last[0]
+
+    free, free_cost = run(None) if options.max_recompute is None else (None, None)
+    hint, hint_cost = run(C)
+    if free is None or (hint is not None and free_cost >= hint_cost):
         return hint, None
     at_least = [0] * problem.n
     for v in free:
@@ -64,8 +73,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     first_found: list[float] = []  # when the heuristics found their first schedule
     cheapest: list = [None, None]  # the cheapest heuristic schedule so far and its cost
 
-    def found_one(seq: list[int]) -> None:
-        cost = simulate_indices(problem, seq).cost
+    def found_one(seq: list[int], cost: int) -> None:
         if cheapest[1] is None or cost < cheapest[1]:
             cheapest[:] = [seq, cost]
         if not first_found:
@@ -133,7 +141,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
             pass
     # On large graphs ruin-and-recreate runs on this thread beside CP-SAT (one core each).
     search, lns_best_seconds = None, [0.0]
-    if hinted and problem.n >= LNS_MIN_NODES and hint_sim.cost > problem.base_cost:
+    if hinted and problem.n >= LNS_MIN_NODES:  # a hint at the base cost returned above
         search = RuinRecreate(problem, budget, hint, C if at_least is None else max(at_least), seed=options.seed)
         solver.parameters.num_workers = max(1, options.num_workers - 1)
         deadline = started + options.time_limit

@@ -109,8 +109,8 @@ def best_greedy(
     problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None, on_found=None
 ) -> list[int] | None:
     """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
-    each gives up once ``seconds`` have passed since the call. ``on_found(sequence)`` is called
-    with every schedule a run finds (the first one is a first solution)."""
+    each gives up once ``seconds`` have passed since the call. ``on_found(sequence, cost)`` is
+    called with every cheaper schedule a run finds (the first one is a first solution)."""
     best, best_cost = None, None
     deadline = None if seconds is None else time.perf_counter() + seconds
     runs = [lambda m=m: shave(problem, budget, cap=cap, deadline=deadline, moves_per_round=m) for m in SHAVING_MOVES]
@@ -123,7 +123,7 @@ def best_greedy(
         if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
             best, best_cost = seq, sim.cost
             if on_found:
-                on_found(seq)
+                on_found(seq, sim.cost)
     return best
 
 
