@@ -93,6 +93,8 @@ def graph_from_data(data: Any, source: str = "<graph>", default_name: str = "gra
         attrs["cost_ram"] = _cost(node, "cost_ram", nid, source)
         if "no_recompute" in attrs and not isinstance(attrs["no_recompute"], bool):
             raise InputError(f"{source}: node {nid!r} has no_recompute {attrs['no_recompute']!r}, expected true or false")
+        if "attached" in attrs and not isinstance(attrs["attached"], bool):
+            raise InputError(f"{source}: node {nid!r} has attached {attrs['attached']!r}, expected true or false")
         G.add_node(nid, **attrs)
 
     for i, link in enumerate(links):
@@ -118,6 +120,9 @@ def graph_from_data(data: Any, source: str = "<graph>", default_name: str = "gra
     if cycle:
         path = " -> ".join(repr(u) for u, _ in cycle) + f" -> {cycle[0][0]!r}"
         raise InputError(f"{source}: cycle: {path}")
+    for nid, attached in G.nodes(data="attached"):
+        if attached and not G.in_degree(nid):
+            raise InputError(f"{source}: node {nid!r} is attached but reads no node (it must read the op it belongs to)")
 
     order = gattrs.get("order", data.get("order"))
     if order is not None:

@@ -40,6 +40,10 @@ class Problem:
     preds: tuple[tuple[int, ...], ...]
     succs: tuple[tuple[int, ...], ...]
     pinned: tuple[bool, ...]  # True: never recompute (random ops, reads of mutated buffers)
+    #: True: runs right after the newest instance of its latest input in the baseline order (an
+    #: item of a multi-output op, which exists from the op's step on; its other inputs are the
+    #: op's, kept alive through the op's step); see :mod:`moccasin.schedule.attach`.
+    attached: tuple[bool, ...] = ()
 
     @classmethod
     def from_graph(cls, G: nx.DiGraph) -> "Problem":
@@ -55,6 +59,7 @@ class Problem:
             preds=preds,
             succs=succs,
             pinned=tuple(bool(G.nodes[n].get("no_recompute", False)) for n in ids),
+            attached=tuple(bool(G.nodes[n].get("attached", False)) and bool(p) for n, p in zip(ids, preds)),
         )
 
     @property

@@ -15,6 +15,7 @@ from typing import Callable
 
 from moccasin.errors import InvalidSchedule
 from moccasin.graph.problem import Problem
+from moccasin.schedule.attach import attach
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import Simulation, baseline, simulate_indices
 from moccasin.solvers.bounds import knapsack_lower_bound
@@ -85,11 +86,13 @@ def make_schedule(
     budget_fraction: float | None = None,
     base: Simulation | None = None,
 ) -> Schedule:
-    """Re-simulate ``found.sequence`` and build the Schedule; drop it if invalid or over budget."""
+    """Re-simulate ``found.sequence`` (attached steps in place, :func:`attach`) and build the
+    Schedule; drop it if invalid or over budget."""
     base = base or baseline(problem)
     status, seq, sim = found.status, found.sequence, None
     extra = dict(found.stats)
     if seq is not None:
+        seq = attach(problem, seq)
         try:
             sim = simulate_indices(problem, seq)
         except InvalidSchedule as e:

@@ -11,6 +11,7 @@ import math
 import time
 
 from moccasin.graph.problem import Problem
+from moccasin.schedule.attach import attach
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
@@ -94,6 +95,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         except KeyboardInterrupt:  # during the heuristics: their cheapest so far, if any
             return interrupted_early(cheapest[0], first_found[0] if first_found else None)
     if hint is not None:
+        hint = attach(problem, hint)
         hint_sim = simulate_indices(problem, hint)
         if hint_sim.peak > budget:
             hint = None

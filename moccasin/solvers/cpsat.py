@@ -40,6 +40,8 @@ class CpModel:
     uses: dict = field(default_factory=dict)  # (u, i, v, j) -> Bool: copy i of u serves copy j of v
     cost_scale: int = 1
     horizon: int = 0
+    #: first_open[t]: the first stage from t on that is not an attached node's (absent copies sit there)
+    first_open: list = field(default_factory=list)
 
     def sequence(self, value) -> list[int]:
         """Read the schedule off a solution (``value`` maps a variable to its value)."""
@@ -69,6 +71,21 @@ def build_model(problem: Problem, budget: int, max_recompute: int, at_least: lis
         else:
             copies.append(max(1, min(max(max_recompute, at_least[v] if at_least else 0), n - v)))
 
+    # No recomputation runs in the stage of an attached node (an item of a multi-output op):
+    # between the op and its item, PyTorch already holds the item (moccasin.schedule.attach).
+    attached = problem.attached or (False,) * n
+    open_stages = [t for t in range(n) if not attached[t]]
+    later = [0] * (n + 1)  # later[t]: open stages from t on
+    for t in range(n - 1, -1, -1):
+        later[t] = later[t + 1] + (not attached[t])
+    for v in range(n):
+        while copies[v] > 1 and not later[min(n, v + copies[v] - 1)]:
+            copies[v] -= 1
+    # An absent copy i is pinned to the first open stage it may use.
+    first_open = [n] * (n + 1)
+    for t in range(n - 1, -1, -1):
+        first_open[t] = t if not attached[t] else first_open[t + 1]
+
     # Variables: per copy a start on node v's own positions, an exclusive end, a presence,
     # and an optional interval. Copy i > 0 lives in stage v + i or later.
     present, start, end, size_vars, intervals, demands = [], [], [], [], [], []
@@ -82,9 +99,9 @@ def build_model(problem: Problem, budget: int, max_recompute: int, at_least: lis
             else:
                 p = model.new_bool_var(f"present_{v}_{i}")
                 s = model.new_int_var_from_domain(
-                    cp_model.Domain.from_values([event(t, v) for t in range(v + i, n)]), f"start_{v}_{i}"
+                    cp_model.Domain.from_values([event(t, v) for t in open_stages if t >= v + i]), f"start_{v}_{i}"
                 )
-            e = model.new_int_var(event(v + i, v) + 1, horizon, f"end_{v}_{i}")
+            e = model.new_int_var(event(v + i if i == 0 else first_open[v + i], v) + 1, horizon, f"end_{v}_{i}")
             size = model.new_int_var(1, horizon, f"size_{v}_{i}")
             if i == 0:
                 iv = model.new_interval_var(s, size, e, f"keep_{v}_{i}")
@@ -107,8 +124,8 @@ def build_model(problem: Problem, budget: int, max_recompute: int, at_least: lis
         for i in range(1, copies[v]):
             model.add_implication(present[v][i], present[v][i - 1])
             model.add(end[v][i - 1] <= start[v][i]).only_enforce_if(present[v][i])
-            model.add(start[v][i] == event(v + i, v)).only_enforce_if(~present[v][i])
-            model.add(end[v][i] == event(v + i, v) + 1).only_enforce_if(~present[v][i])
+            model.add(start[v][i] == event(first_open[v + i], v)).only_enforce_if(~present[v][i])
+            model.add(end[v][i] == event(first_open[v + i], v) + 1).only_enforce_if(~present[v][i])
             # A recomputation is read by a later event, else it is waste.
             model.add(end[v][i] >= start[v][i] + 2).only_enforce_if(present[v][i])
 
@@ -140,7 +157,7 @@ def build_model(problem: Problem, budget: int, max_recompute: int, at_least: lis
     model.minimize(
         sum((cost[v] // cost_scale) * present[v][i] for v in range(n) for i in range(1, copies[v]) if cost[v])
     )
-    return CpModel(model, copies, present, start, end, size_vars, uses, cost_scale, horizon)
+    return CpModel(model, copies, present, start, end, size_vars, uses, cost_scale, horizon, first_open)
 
 
 def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
@@ -166,7 +183,8 @@ def add_hint(m: CpModel, problem: Problem, sequence: list[int]) -> bool:
                 s, e = events[k], events[sim.last_read[k]] + 1
                 p = 1
             else:
-                s, e, p = event(v + i, v), event(v + i, v) + 1, 0
+                t = m.first_open[v + i] if m.first_open else v + i
+                s, e, p = event(t, v), event(t, v) + 1, 0
             if i > 0:
                 model.add_hint(m.present[v][i], p)
                 model.add_hint(m.start[v][i], s)

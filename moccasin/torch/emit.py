@@ -131,6 +131,8 @@ class _Builder:
         self.fallback = fallback  # name -> node for values from elsewhere (saved values)
         self.first: dict[str, fx.Node] = {}  # joint name -> its first instance in this graph
         self.item_fallback = None  # getitem node -> its value when its op's tuple is elsewhere
+        #: getitem name -> generation of its op whose item was extracted right after the op ran
+        self.extracted: dict[str, int] = {}
 
     def value(self, node: fx.Node) -> fx.Node:
         name = node.name
@@ -149,6 +151,11 @@ class _Builder:
 
     def copy(self, name: str) -> fx.Node:
         node = self.nodes[name]
+        if node.target is operator.getitem and isinstance(node.args[0], fx.Node):
+            op = node.args[0].name
+            if name in self.extracted and self.extracted[name] == self.gen[op]:
+                del self.extracted[name]  # taken out right after this instance of its op
+                return self.env[name]
         if self.gen[name] and is_training_batch_norm(node):
             # A recomputed training-mode BatchNorm: same output and batch statistics without
             # reading the running statistics (written back after the forward; see marks.py).
@@ -187,7 +194,27 @@ class _Builder:
         owner = self.alias_of.get(name)
         if owner is not None:
             self.base_gen[name] = self.gen[owner]
+        if isinstance(node.meta.get("val"), (tuple, list)) and node.target is not operator.getitem:
+            self._extract_items(node, new)
         return new
+
+    def _extract_items(self, node: fx.Node, new: fx.Node) -> None:
+        """Take the items of a multi-output op's new instance out at once, so that its result
+        tuple (which holds every output) dies here: PyTorch then frees each output at its own
+        last use, as the simulator assumes (attached nodes, moccasin.schedule.attach). Items
+        computed once (extra outputs already taken from an earlier instance) are left out: the
+        op allocated them for this step only."""
+        produced = len(new.meta["val"]) if isinstance(new.meta.get("val"), (tuple, list)) else None
+        for user in list(node.users):
+            if user.target is not operator.getitem or user.name in self.extracted:
+                continue
+            index = user.args[1]
+            if produced is not None and index >= produced:
+                continue  # e.g. running statistics: a recomputed BatchNorm does not make them
+            if self.gen[user.name] and user.name not in self.alias_of:
+                continue
+            self.copy(user.name)
+            self.extracted[user.name] = self.gen[node.name]
 
 
 def build_graphs(
@@ -254,6 +281,8 @@ def build_graphs(
     def item_from_forward(node: fx.Node) -> fx.Node:
         """``getitem`` of a multi-output op whose newest instance is in the forward: a tuple
         cannot be saved, so the forward extracts the item right after that instance."""
+        if f.extracted.get(node.name) == f.gen[node.args[0].name]:
+            return save(node, f.env[node.name])  # taken out right after its op
         op = f.env.get(node.args[0].name)
         if op is None:
             raise EmitError(f"the backward reads {node.args[0].name}, which the forward never computes")

@@ -15,6 +15,7 @@ the gradients, new BatchNorm statistics) are read by the sink, a zero-cost, zero
 from __future__ import annotations
 
 import contextlib
+import operator
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from moccasin.torch._compat import UnsupportedTorch, joint_export_api, torch_rel
 from moccasin.torch.costs import UNIT_ESTIMATE, UNIT_PROFILE, estimate_cost
 from moccasin.torch.execute import profile_graph
 from moccasin.torch.marks import no_recompute_reasons
-from moccasin.torch.storage import analyse_storage
+from moccasin.torch.storage import analyse_storage, is_multi_output
 
 SINK_NAME = "__sink__"
 
@@ -206,6 +207,24 @@ def _compute_graph(graph: fx.Graph, own, reasons: dict[str, str], tangents: set[
             for src in (a.name, *own.owners.get(a.name, ())):
                 if src in ids and src != node.name:
                     G.add_edge(ids[src], nid)
+    # Items of a multi-output op exist from the op's step on (moccasin.schedule.attach); the
+    # largest item also reads the op's inputs, which PyTorch holds while the op makes them all.
+    items: dict[str, list[int]] = {}
+    for node in graph.nodes:
+        if (
+            node.target is operator.getitem
+            and isinstance(node.args[0], fx.Node)
+            and is_multi_output(node.args[0])
+            and node.name in ids
+            and node.args[0].name in ids
+            and list(G.predecessors(ids[node.name])) == [ids[node.args[0].name]]
+        ):
+            G.nodes[ids[node.name]]["attached"] = True
+            items.setdefault(node.args[0].name, []).append(ids[node.name])
+    for op, nids in items.items():
+        largest = max(nids, key=lambda i: G.nodes[i]["cost_ram"])
+        if G.nodes[largest]["cost_ram"]:
+            G.add_edges_from((u, largest) for u in list(G.predecessors(ids[op])))
     sink = len(ids)
     G.add_node(sink, name=SINK_NAME, op="sink", backward=True, cost_cpu=0, cost_ram=0, no_recompute=True)
     for o in outs:
