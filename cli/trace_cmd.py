@@ -31,6 +31,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="dtype of --input-shape inputs (integer inputs are zeros); default float32")
     p.add_argument("--profile", action="store_true", help="measure each op's CPU time instead of estimating FLOPs")
+    p.add_argument("--keep-random", action="store_true",
+                   help="mark random ops (dropout) no_recompute instead of recomputable by replaying the generator state")
     p.add_argument("-o", "--output", required=True, metavar="GRAPH.json", help="where to write the graph")
     p.add_argument("--name", help="graph name (default: FACTORY_train)")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of a sentence")
@@ -115,7 +117,7 @@ def run(args) -> int:
     model, inputs = build_model(args)
     name = args.name or f"{args.factory.rpartition(':')[2]}_train"
     started = time.perf_counter()
-    G = trace(model, *inputs, profile=args.profile, name=name)
+    G = trace(model, *inputs, profile=args.profile, name=name, replay_random=not args.keep_random)
     seconds = time.perf_counter() - started
     try:
         save_graph(G, args.output)

@@ -125,7 +125,7 @@ def test_recomputed_twice_executes_twice():
 def test_no_recompute_marks_are_enforced():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5), nn.Linear(8, 2))
-    step = trace_step(model, torch.randn(4, 8))
+    step = trace_step(model, torch.randn(4, 8), replay_random=False)
     nid = next(i for i, why in step.no_recompute.items() if why == "random")
     seq = list(step.graph.graph["order"])
     seq.insert(len(seq) - 1, nid)
@@ -381,3 +381,76 @@ def test_items_of_multi_output_ops_are_counted_from_their_op(monkeypatch):
     assert predicted <= ours.peak <= 1.05 * predicted
     for p, q in zip(model.parameters(), ref.parameters()):
         assert torch.equal(p.grad, q.grad)
+
+
+class DropChain(nn.Module):
+    """n x dropout(tanh(Linear)): recomputing a block means recomputing its dropout."""
+
+    def __init__(self, n=6, d=128):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(d, d) for _ in range(n))
+        self.drop = nn.Dropout(0.3)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = self.drop(torch.tanh(layer(x)))
+        return x.sum()
+
+
+def test_dropout_recomputed_by_replaying_the_generator():
+    """A schedule that recomputes a dropout (op and mask) in the backward: it draws the same
+    mask (gradients bitwise equal to eager), runs twice, and leaves the generator as eager does."""
+    import contextlib
+    from moccasin.torch.emit import compile_plan
+
+    torch.manual_seed(0)
+    model, x = DropChain(n=3, d=16), torch.randn(32, 16)
+    ref = copy.deepcopy(model)
+    with contextlib.ExitStack() as st:
+        step = trace_step(model, x, stack=st)
+        G = step.graph
+        drop = next(i for i in G if G.nodes[i]["op"] == "aten.native_dropout.default")
+        assert drop not in step.no_recompute and step.node_names[drop] in step.replay
+        items = sorted(i for i in G.successors(drop) if G.nodes[i].get("attached"))
+        seq = list(G.graph["order"])
+        first_bwd = next(k for k, n in enumerate(seq) if G.nodes[n]["backward"])
+        seq[first_bwd:first_bwd] = [drop, *items]
+        plan = split_schedule(step, seq)
+        fn, graphs = compile_plan(step, plan)
+    assert count_ops(graphs["backward"]).get("aten.native_dropout.default", 0) == 0  # replayed via a call
+    params = [model.get_parameter(k) for _, kind, k in step.placeholders if kind == "param"]
+
+    class Count(torch.utils._python_dispatch.TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.native_dropout.default:
+                Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(7)
+    with Count():
+        fn(*params, x).backward()
+    after_ours = torch.get_rng_state()
+    torch.manual_seed(7)
+    ref(x).backward()
+    assert torch.equal(after_ours, torch.get_rng_state())
+    assert Count.n == 3 + 1  # one dropout per layer, then the replay
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(p.grad, q.grad)
+
+
+def test_dropout_chain_trains_bitwise_at_a_tight_budget():
+    model, ref = _pair(lambda: DropChain(n=6, d=64))
+    x = torch.randn(256, 64)
+    w = moccasin.wrap(model, x, budget=0.5, time_limit=10, verify=True)
+    assert w.moccasin_report()["verified"] is True
+    plan = w.moccasin_plan
+    assert any("dropout" in name for name in plan.emit.recomputed), "the plan should recompute a dropout"
+    for i in range(3):
+        torch.manual_seed(100 + i)
+        w(x).backward()
+        torch.manual_seed(100 + i)
+        ref(x).backward()
+        for p, q in zip(model.parameters(), ref.parameters()):
+            assert torch.equal(p.grad, q.grad)

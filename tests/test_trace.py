@@ -105,17 +105,22 @@ def test_no_recompute_marks_dropout_and_batchnorm():
     step = trace_step(model, torch.randn(5, 6))
     G = step.graph
     ops = {d["op"]: d["no_recompute"] for _, d in G.nodes(data=True)}
-    assert ops["aten.native_dropout.default"] is True
+    # Dropout is recomputable by replaying its generator state; kept once on request.
+    assert ops["aten.native_dropout.default"] is False
+    assert [step.gm.graph.find_nodes(op="call_function", target=torch.ops.aten.native_dropout.default)[0].name] == sorted(step.replay)
+    kept = trace_step(model, torch.randn(5, 6), replay_random=False)
+    assert "random" in kept.no_recompute.values() and not kept.replay
     # Training-mode BatchNorm is recomputable (the emitter recomputes it without the running
-    # statistics); its new-running-statistics outputs are extra outputs and stay single.
+    # statistics); its new running statistics stay single, its batch statistics do not.
     assert ops["aten._native_batch_norm_legit_functional.default"] is False
-    bn = step.ids[next(n.name for n in step.gm.graph.nodes if "batch_norm" in str(n.target))]
-    for nid in G.successors(bn):
-        if G.nodes[nid]["op"] == "getitem" and G.nodes[nid]["cost_ram"] > 0:
-            assert G.nodes[nid]["no_recompute"] is True
+    bn_node = next(n for n in step.gm.graph.nodes if "batch_norm" in str(n.target))
+    for user in bn_node.users:
+        nid = step.ids[user.name]
+        assert G.nodes[nid]["attached"] is True
+        assert G.nodes[nid]["no_recompute"] is (user.args[1] >= 3)
     assert ops["aten.relu.default"] is False and ops["aten.addmm.default"] is False
     reasons = set(step.no_recompute.values())
-    assert {"random", "reads a buffer the step updates"} <= reasons
+    assert {"new running statistics (written back once)", "reads a buffer the step updates"} <= reasons
     assert step.mutated_buffers == ["inner.1.running_mean", "inner.1.running_var", "inner.1.num_batches_tracked"]
     assert step.num_fwd_outputs == 4  # three new buffer values and the loss
 

@@ -6,6 +6,7 @@ index to a larger one, and stage ``i`` of the CP and MILP models computes node `
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -87,6 +88,18 @@ class Problem:
         peaks below ``max_v (ram[v] + sum of ram[u] for inputs u)``.
         """
         return max(self.ram[v] + sum(self.ram[u] for u in self.preds[v]) for v in range(self.n))
+
+    @cached_property
+    def items_pinned(self) -> "Problem":
+        """This problem with attached nodes of nonzero size pinned too: for the heuristics,
+        which recompute a node alone, never an op together with its items (the CP model can).
+        A zero-size item (a view of the op's first output) may be recomputed alone: placed
+        after its op's newest instance (:func:`~moccasin.schedule.attach.attach`), it changes
+        no memory."""
+        if not any(self.attached):
+            return self
+        pinned = tuple(p or (a and r > 0) for p, a, r in zip(self.pinned, self.attached, self.ram))
+        return dataclasses.replace(self, pinned=pinned)
 
     def to_ids(self, sequence) -> list:
         return [self.ids[i] for i in sequence]

@@ -43,7 +43,7 @@ def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_o
             last[0] = cost
             found_one(seq, cost)
 
-        return best_greedy(problem, budget, cap=cap, seconds=seconds, on_found=found), last[0]
+        return best_greedy(problem.items_pinned, budget, cap=cap, seconds=seconds, on_found=found), last[0]
 
     free, free_cost = run(None) if options.max_recompute is None else (None, None)
     hint, hint_cost = run(C)
@@ -144,7 +144,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     # On large graphs ruin-and-recreate runs on this thread beside CP-SAT (one core each).
     search, lns_best_seconds = None, [0.0]
     if hinted and problem.n >= LNS_MIN_NODES:  # a hint at the base cost returned above
-        search = RuinRecreate(problem, budget, hint, C if at_least is None else max(at_least), seed=options.seed)
+        search = RuinRecreate(problem.items_pinned, budget, hint, C if at_least is None else max(at_least), seed=options.seed)
         solver.parameters.num_workers = max(1, options.num_workers - 1)
         deadline = started + options.time_limit
 

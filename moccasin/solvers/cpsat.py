@@ -149,6 +149,17 @@ def build_model(problem: Problem, budget: int, max_recompute: int, at_least: lis
                 else:
                     model.add_bool_or(options).only_enforce_if(present[v][j])
 
+    # A recomputed item of a multi-output op comes from a recomputation of its op in the same
+    # stage, right before it: the op makes all its outputs at once (moccasin.schedule.attach).
+    for a in range(n):
+        if not attached[a] or copies[a] < 2:
+            continue
+        p = preds[a][-1]
+        for j in range(1, copies[a]):
+            model.add(uses[p, 0, a, j] == 0)
+            for i in range(1, copies[p]):
+                model.add(start[a][j] == start[p][i] + (a - p)).only_enforce_if(uses[p, i, a, j])
+
     # Memory: one cumulative constraint, capacity the budget.
     model.add_cumulative(intervals, demands, budget // ram_scale)
 

@@ -130,7 +130,7 @@ def best_greedy(
 def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     """``--solver heuristic``: the best of the greedy heuristics (no cap unless one is set)."""
     started = time.perf_counter()
-    seq = best_greedy(problem, budget, cap=options.max_recompute)
+    seq = best_greedy(problem.items_pinned, budget, cap=options.max_recompute)
     found = Found(
         sequence=seq,
         status="FEASIBLE" if seq is not None else "UNKNOWN",

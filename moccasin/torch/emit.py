@@ -9,8 +9,12 @@ followed by the saved values: every forward instance (and every parameter or inp
 backward step still reads. FX's generated code drops each value after its last use, so the
 node order of both graphs is the memory behaviour the planner predicted.
 
-Nodes the tracer marked ``no_recompute`` (random ops, reads of buffers the step mutates) must
-appear once in the schedule; :func:`split_schedule` refuses a schedule that repeats one.
+Nodes the tracer marked ``no_recompute`` (reads of buffers the step mutates, random ops that
+cannot be replayed) must appear once in the schedule; :func:`split_schedule` refuses a schedule
+that repeats one. A random op the tracer lets be recomputed (``TracedStep.replay``) saves the
+generator state before its first computation and replays it in every recomputation (as
+``torch.utils.checkpoint`` does), so it draws the same numbers; the global generator is left
+as the first computation left it.
 A recomputed training-mode BatchNorm becomes ``_native_batch_norm_legit.no_stats`` (same output
 and batch statistics, no read of the running statistics, which AOTAutograd has updated in place
 by then); the new running statistics are taken from its first instance only.
@@ -44,6 +48,8 @@ class EmitPlan:
     recomputed: Counter = field(default_factory=Counter)  #: joint name -> extra computations
     #: joint names whose forward instance the backward reads (filled by :func:`build_graphs`)
     saved: list[str] = field(default_factory=list)
+    #: random ops whose recomputations replay their generator state (``TracedStep.replay``)
+    replay: set = field(default_factory=set)
 
     @property
     def num_recomputations(self) -> int:
@@ -104,7 +110,10 @@ def split_schedule(step, sequence: list) -> EmitPlan:
         for nid in step.node_names
         if G.nodes[nid].get("alias_of") is not None
     }
-    return EmitPlan(forward_steps=forward, backward_steps=backward, alias_of=alias_of, recomputed=recomputed)
+    return EmitPlan(
+        forward_steps=forward, backward_steps=backward, alias_of=alias_of, recomputed=recomputed,
+        replay=set(getattr(step, "replay", ())),
+    )
 
 
 def _is_tangent(node: fx.Node) -> bool:
@@ -112,6 +121,45 @@ def _is_tangent(node: fx.Node) -> bool:
     if desc is not None:
         return type(desc).__name__ == "TangentAOTInput"
     return node.name.startswith("tangents")
+
+
+def rng_state(device: str) -> torch.Tensor:
+    """The state of the default generator of ``device`` (a CPU byte tensor)."""
+    dev = torch.device(device)
+    return torch.cuda.get_rng_state(dev) if dev.type == "cuda" else torch.get_rng_state()
+
+
+def replay(state: torch.Tensor, device: str, op, *args, **kwargs):
+    """Run random ``op`` again from generator ``state``: the numbers its first computation drew.
+    The generator is restored afterwards, so later random ops draw what they would in eager."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        with torch.random.fork_rng(devices=[dev], device_type="cuda"):
+            torch.cuda.set_rng_state(state, dev)
+            return op(*args, **kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.set_rng_state(state)
+        return op(*args, **kwargs)
+
+
+def _state_meta(node: fx.Node, device: str):
+    """A stand-in value of the generator state for the node's meta (a fake tensor when the
+    graph's values are fake, as AOTAutograd expects of saved values)."""
+    state = rng_state(device) if torch.device(device).type == "cpu" else torch.empty(16, dtype=torch.uint8)
+    val = node.meta.get("val")
+    fake = next((t for t in (val if isinstance(val, (tuple, list)) else (val,)) if hasattr(t, "fake_mode")), None)
+    if fake is not None:
+        with fake.fake_mode:
+            return torch.empty(state.shape, dtype=state.dtype)
+    return state
+
+
+def _device_of(node: fx.Node) -> str:
+    val = node.meta.get("val")
+    for t in val if isinstance(val, (tuple, list)) else (val,):
+        if isinstance(t, torch.Tensor):
+            return str(t.device)
+    return "cpu"
 
 
 class _Builder:
@@ -133,6 +181,9 @@ class _Builder:
         self.item_fallback = None  # getitem node -> its value when its op's tuple is elsewhere
         #: getitem name -> generation of its op whose item was extracted right after the op ran
         self.extracted: dict[str, int] = {}
+        self.replay: set[str] = set()  # random ops recomputed by replaying the generator state
+        self.rng: dict[str, fx.Node] = {}  # random op -> its saved generator state in this graph
+        self.rng_fallback = None  # random op -> its state when the first computation is elsewhere
 
     def value(self, node: fx.Node) -> fx.Node:
         name = node.name
@@ -156,7 +207,9 @@ class _Builder:
             if name in self.extracted and self.extracted[name] == self.gen[op]:
                 del self.extracted[name]  # taken out right after this instance of its op
                 return self.env[name]
-        if self.gen[name] and is_training_batch_norm(node):
+        if name in self.replay:
+            new = self._random(node)
+        elif self.gen[name] and is_training_batch_norm(node):
             # A recomputed training-mode BatchNorm: same output and batch statistics without
             # reading the running statistics (written back after the forward; see marks.py).
             x, w, b_ = (self.value(a) if isinstance(a, fx.Node) else a for a in node.args[:3])
@@ -198,12 +251,30 @@ class _Builder:
             self._extract_items(node, new)
         return new
 
+    def _random(self, node: fx.Node) -> fx.Node:
+        """A random op: the first computation saves the generator state, later ones replay it."""
+        device = _device_of(node)
+        if not self.gen[node.name]:
+            state = self.graph.call_function(rng_state, (device,))
+            state.meta["val"] = _state_meta(node, device)
+            self.rng[node.name] = state
+            return self.graph.node_copy(node, self.value)
+        state = self.rng.get(node.name)
+        if state is None:
+            if self.rng_fallback is None:
+                raise EmitError(f"no generator state saved for {node.name}")
+            state = self.rng[node.name] = self.rng_fallback(node.name)
+        args = fx.map_arg(node.args, self.value)
+        kwargs = fx.map_arg(node.kwargs, self.value)
+        new = self.graph.call_function(replay, (state, device, node.target, *args), kwargs)
+        new.meta = dict(node.meta)
+        return new
+
     def _extract_items(self, node: fx.Node, new: fx.Node) -> None:
         """Take the items of a multi-output op's new instance out at once, so that its result
         tuple (which holds every output) dies here: PyTorch then frees each output at its own
         last use, as the simulator assumes (attached nodes, moccasin.schedule.attach). Items
-        computed once (extra outputs already taken from an earlier instance) are left out: the
-        op allocated them for this step only."""
+        nobody reads from this instance are freed at once: the op allocated them for this step only."""
         produced = len(new.meta["val"]) if isinstance(new.meta.get("val"), (tuple, list)) else None
         for user in list(node.users):
             if user.target is not operator.getitem or user.name in self.extracted:
@@ -211,8 +282,6 @@ class _Builder:
             index = user.args[1]
             if produced is not None and index >= produced:
                 continue  # e.g. running statistics: a recomputed BatchNorm does not make them
-            if self.gen[user.name] and user.name not in self.alias_of:
-                continue
             self.copy(user.name)
             self.extracted[user.name] = self.gen[node.name]
 
@@ -249,6 +318,7 @@ def build_graphs(
     # Forward graph.
     fwd = fx.Graph()
     f = _Builder(fwd, nodes, plan.alias_of)
+    f.replay = plan.replay
     for p in primals:
         f.env[p.name] = placeholder(fwd, p)
     for name in plan.forward_steps:
@@ -291,8 +361,23 @@ def build_graphs(
         item.meta = dict(node.meta)
         return save(node, item)
 
+    def state_from_forward(name: str) -> fx.Node:
+        """The generator state a random op's forward computation saved, as a saved value."""
+        state = f.rng.get(name)
+        if state is None:
+            raise EmitError(f"the backward replays {name}, which the forward never computes")
+        saved.append(f"{name}.rng_state")
+        saved_fwd.append(state)
+        with bwd.inserting_before(tangent_nodes[0]):
+            p = bwd.placeholder(f"{name}_rng_state")
+        p.target = p.name
+        p.meta = dict(state.meta)
+        return p
+
     b = _Builder(bwd, nodes, plan.alias_of, fallback=from_forward)
     b.item_fallback = item_from_forward
+    b.replay = plan.replay
+    b.rng_fallback = state_from_forward
     b.gen = Counter(f.gen)
     b.base_gen = dict(f.base_gen)
     for t in tangents:

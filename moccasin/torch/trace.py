@@ -56,6 +56,8 @@ class TracedStep:
     output_descs: list[str]  #: one description per output of the joint graph
     mutated_buffers: list[str]  #: FQNs of buffers whose new value the step returns (BN statistics)
     no_recompute: dict[int, str] = field(default_factory=dict)  #: node id -> why it must run once
+    #: fx names of random ops recomputed by replaying their generator state (marks.py)
+    replay: set = field(default_factory=set)
     joint: Any = None  #: the JointWithDescriptors, only while the caller's ExitStack is open
 
     def fx_node(self, node_id: int) -> fx.Node:
@@ -132,12 +134,15 @@ def trace_step(
     repeats: int = 5,
     name: str | None = None,
     stack: contextlib.ExitStack | None = None,
+    replay_random: bool = True,
 ) -> TracedStep:
     """Trace one training step of ``model`` on ``example_inputs`` (see module docstring).
 
     ``profile=True`` measures each node's CPU time (median of ``repeats`` runs, microseconds)
     instead of estimating FLOPs. Pass an open ``stack`` to keep the AOTAutograd export usable
     (``TracedStep.joint``, e.g. for ``aot_compile_joint_with_descriptors``) until you close it.
+    ``replay_random=False`` marks random ops ``no_recompute`` instead of recomputable by replaying
+    the generator state (``marks.py``).
     """
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"trace needs an nn.Module, got {type(model).__name__}")
@@ -149,7 +154,7 @@ def trace_step(
         _, unset_fake = joint_export_api()
         joint = _export(model, tuple(example_inputs), stack)
         with unset_fake():
-            step = _build(joint, name or f"{type(model).__name__}_train")
+            step = _build(joint, name or f"{type(model).__name__}_train", replay_random)
     finally:
         if own_stack:
             stack.close()
@@ -164,12 +169,15 @@ def trace_step(
     return step
 
 
-def trace(model: torch.nn.Module, *example_inputs, profile: bool = False, name: str | None = None) -> nx.DiGraph:
-    """The compute graph of one training step of ``model`` (forward and backward).
+def trace(
+    model: torch.nn.Module, *example_inputs, profile: bool = False, name: str | None = None, replay_random: bool = True
+) -> nx.DiGraph:
+    """The compute graph of one training step of ``model`` (forward and backward); see
+    :func:`trace_step` for the options.
 
     >>> G = trace(torch.nn.Linear(4, 2), torch.randn(8, 4))  # doctest: +SKIP
     """
-    return trace_step(model, *example_inputs, profile=profile, name=name).graph
+    return trace_step(model, *example_inputs, profile=profile, name=name, replay_random=replay_random).graph
 
 
 def _op_name(target) -> str:
@@ -235,7 +243,7 @@ def _compute_graph(graph: fx.Graph, own, reasons: dict[str, str], tangents: set[
     return G, ids
 
 
-def _build(joint, name: str) -> TracedStep:
+def _build(joint, name: str, replay_random: bool = True) -> TracedStep:
     """Analyse the exported joint graph: placeholders, outputs, storage, marks, costs."""
     gm: fx.GraphModule = joint.graph_module
     graph = gm.graph
@@ -248,7 +256,7 @@ def _build(joint, name: str) -> TracedStep:
     mutated_names = {n.name for n in graph.nodes if n.op == "placeholder" and n.meta.get("desc") in mutated}
 
     own = analyse_storage(graph)
-    reasons = no_recompute_reasons(graph, own, mutated_names)
+    reasons, replay = no_recompute_reasons(graph, own, mutated_names, replay_random)
     tangents = {nm for nm, kind, _ in placeholders if kind == "tangent"}
     G, ids = _compute_graph(graph, own, reasons, tangents, outs)
     sink = G.number_of_nodes() - 1
@@ -270,4 +278,5 @@ def _build(joint, name: str) -> TracedStep:
         output_descs=[str(d) for d in descs],
         mutated_buffers=[d.target for d in mutated if hasattr(d, "target")],
         no_recompute={ids[nm]: why for nm, why in reasons.items()},
+        replay=replay,
     )

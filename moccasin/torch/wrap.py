@@ -128,6 +128,7 @@ class MoccasinModule(nn.Module):
         early_grads: bool,
         solver_options: dict,
         verify: bool = False,
+        replay_random: bool = True,
     ):
         super().__init__()
         self.module = module
@@ -136,6 +137,7 @@ class MoccasinModule(nn.Module):
         self._moccasin_time_limit = time_limit
         self._moccasin_replan = replan
         self._moccasin_verify = verify
+        self._moccasin_replay_random = replay_random
         #: while verifying a plan: parameter key -> gradient, instead of adding into .grad
         self._moccasin_grad_sink: dict | None = None
         self._moccasin_solver_options = dict(solver_options)
@@ -207,7 +209,9 @@ class MoccasinModule(nn.Module):
         started = time.perf_counter()
         name = type(self.module).__name__
         with contextlib.ExitStack() as stack:
-            step: TracedStep = trace_step(self.module, *args, stack=stack, name=f"{name}_train")
+            step: TracedStep = trace_step(
+                self.module, *args, stack=stack, name=f"{name}_train", replay_random=self._moccasin_replay_random
+            )
             graph = early_grad_graph(step) if self._moccasin_early_grads else step.graph
             accumulate = self._accumulators(step) if self._moccasin_early_grads else None
             schedule = self._solve(graph)
@@ -286,8 +290,11 @@ class MoccasinModule(nn.Module):
         order than the graph, their masks differ and the check is skipped (returns False).
         """
         name = type(self.module).__name__
-        random = [step.node_names[i] for i, why in sorted(step.no_recompute.items()) if why == "random"]
-        order = [n for n in emit.forward_steps + emit.backward_steps if n in set(random)]
+        # Random ops in eager's order; recomputations replay their first draw (emit.py), so
+        # only the order of first computations matters.
+        pinned = {step.node_names[i] for i, why in step.no_recompute.items() if why == "random"}
+        random = sorted(pinned | set(step.replay), key=step.ids.get)
+        order = list(dict.fromkeys(n for n in emit.forward_steps + emit.backward_steps if n in set(random)))
         if order != random:
             log.warning("moccasin: verify skipped for %s: the plan runs random ops in another order than eager", name)
             return False
@@ -367,6 +374,7 @@ def wrap(
     replan: bool = True,
     early_grads: bool = True,
     verify: bool = False,
+    replay_random: bool = True,
     **solver_options,
 ) -> MoccasinModule:
     """A drop-in replacement for ``model`` whose training steps fit ``budget``.
@@ -397,12 +405,17 @@ def wrap(
     :class:`PlanError`. It costs about one extra training step and the reference's memory
     (not under the budget); ``.grad`` and the buffers are left untouched. Skipped, with a
     warning, when the plan runs random ops in another order than eager.
+
+    ``replay_random=True`` (default) lets the plan recompute random ops (dropout): a
+    recomputation replays the generator state the first computation drew from, so it draws the
+    same numbers, as ``torch.utils.checkpoint`` does (a few KB of saved state per random op on
+    CPU). ``replay_random=False`` keeps what random ops compute instead.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"moccasin.wrap needs an nn.Module, got {type(model).__name__}")
     wrapped = MoccasinModule(
         model, budget=budget, time_limit=time_limit, replan=replan, early_grads=early_grads,
-        solver_options=solver_options, verify=verify,
+        solver_options=solver_options, verify=verify, replay_random=replay_random,
     )
     if example_inputs:
         if not model.training:
