@@ -184,6 +184,7 @@ class _Builder:
         self.replay: set[str] = set()  # random ops recomputed by replaying the generator state
         self.rng: dict[str, fx.Node] = {}  # random op -> its saved generator state in this graph
         self.rng_fallback = None  # random op -> its state when the first computation is elsewhere
+        self.following: set[str] = set()  # getitems the schedule runs right after the current step
 
     def value(self, node: fx.Node) -> fx.Node:
         name = node.name
@@ -273,8 +274,10 @@ class _Builder:
     def _extract_items(self, node: fx.Node, new: fx.Node) -> None:
         """Take the items of a multi-output op's new instance out at once, so that its result
         tuple (which holds every output) dies here: PyTorch then frees each output at its own
-        last use, as the simulator assumes (attached nodes, moccasin.schedule.attach). Items
-        nobody reads from this instance are freed at once: the op allocated them for this step only."""
+        last use, as the simulator assumes (attached nodes, moccasin.schedule.attach). A
+        recomputation takes out the views of its first output and the items the schedule
+        recomputes with it; the other items are freed at once (the op allocated them for this
+        step only) and readers keep the instance the schedule says they read."""
         produced = len(new.meta["val"]) if isinstance(new.meta.get("val"), (tuple, list)) else None
         for user in list(node.users):
             if user.target is not operator.getitem or user.name in self.extracted:
@@ -282,8 +285,21 @@ class _Builder:
             index = user.args[1]
             if produced is not None and index >= produced:
                 continue  # e.g. running statistics: a recomputed BatchNorm does not make them
+            if self.gen[user.name] and user.name not in self.alias_of and user.name not in self.following:
+                continue
             self.copy(user.name)
             self.extracted[user.name] = self.gen[node.name]
+
+
+def _items_after(nodes: dict[str, fx.Node], steps: list[str], k: int) -> set[str]:
+    """The getitems of step ``k``'s op that the schedule runs right after it."""
+    items = set()
+    for name in steps[k + 1 :]:
+        node = nodes[name]
+        if node.target is not operator.getitem or not isinstance(node.args[0], fx.Node) or node.args[0].name != steps[k]:
+            break
+        items.add(name)
+    return items
 
 
 def build_graphs(
@@ -321,7 +337,8 @@ def build_graphs(
     f.replay = plan.replay
     for p in primals:
         f.env[p.name] = placeholder(fwd, p)
-    for name in plan.forward_steps:
+    for k, name in enumerate(plan.forward_steps):
+        f.following = _items_after(nodes, plan.forward_steps, k)
         f.copy(name)
     fwd_outs = [f.value(o) if isinstance(o, fx.Node) else o for o in outs[:num_fwd_outputs]]
 
@@ -389,7 +406,8 @@ def build_graphs(
         if isinstance(o, fx.Node):
             early.setdefault(o.name, []).append(fn)
     done: set[str] = set()
-    for name in plan.backward_steps:
+    for k, name in enumerate(plan.backward_steps):
+        b.following = _items_after(nodes, plan.backward_steps, k)
         new = b.copy(name)
         if name in early:
             if name in done:
