@@ -1,20 +1,24 @@
-"""Training steps of the zoo models under Moccasin plans, against eager PyTorch and its own tools.
+"""Training steps of the zoo models under Moccasin plans: gradients, memory and time.
 
 For each model: the traced step (gradients accumulated early, as ``moccasin.wrap`` runs it),
-the smallest feasible budget (search below), then ``moccasin.wrap`` at budgets 0.8, 0.6, 0.4
-and that smallest one: gradients against the unwrapped model over 3 SGD steps (same seeds,
-so dropout draws the same masks), the measured peak (MemoryMeter around forward+loss+backward,
-gradients pre-allocated) against the budget and the prediction, and the step-time overhead
-(median of --repeats steps) against the predicted TDI. Beside it: torch.utils.checkpoint per
-block and in sqrt(n) segments, and AOTAutograd's min-cut partitioner with
-``activation_memory_budget`` (run through ``aot_module`` with eager compilers, so the meter
-sees it; dynamo is not involved).
+the smallest budget that plans (search below), then ``moccasin.wrap`` at budget 1.0 (no
+recomputation: the emitter's own overhead), 0.8, 0.6, 0.4 and that smallest one: gradients
+against the unwrapped model over 3 SGD steps (same seeds, so dropout draws the same masks),
+the measured peak (MemoryMeter around forward+loss+backward, gradients pre-allocated) against
+the budget and the prediction, and the step-time overhead against the predicted TDI. Step
+times come from interleaved rounds (bench/timing.py): every round runs eager and every plan
+once, so load on the machine hits them alike; overheads are from the minima (medians beside).
+The predicted TDI is given twice: in the planner's FLOP costs, and for the same schedule in
+each op's measured time (the step traced with ``profile=True``).
+
+PyTorch's own tools (torch.utils.checkpoint, activation_memory_budget) at equal peak are in
+bench/equal_peak.py.
 
     python bench/train_step.py                    # all zoo models, writes bench/results/train_step.md
-    python bench/train_step.py resnet18 gpt2 --time-limit 10
+    python bench/train_step.py resnet18 gpt2 --time-limit 10 --rounds 20
 
-Smallest feasible budget: start from Problem.min_budget (a proven lower bound) as a fraction of
-the baseline peak, then bisect (4 rounds) between the largest fraction known to fail and the
+Smallest budget that plans: start from Problem.min_budget (a proven lower bound) as a fraction
+of the baseline peak, then bisect (4 rounds) between the largest fraction known to fail and the
 smallest known to work, planning with the same solver as wrap (heuristic, then CP-SAT).
 """
 
@@ -22,16 +26,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
+import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 import moccasin
 from moccasin.graph.problem import Problem
@@ -40,6 +42,9 @@ from moccasin.torch.measure import MemoryMeter
 from moccasin.torch.trace import trace_step
 from moccasin.torch.wrap import MoccasinModule, PlanError
 from moccasin.torch.zoo import ZOO, load
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import interleaved_times, overhead_percent  # noqa: E402
 
 MIB = 2**20
 
@@ -77,62 +82,8 @@ def make_targets(name, model, inputs):
     return torch.randint(0, out.shape[1], (out.shape[0],), generator=g)
 
 
-def blocks_of(name, model):
-    """The model's repeated blocks, in the order its forward chains them."""
-    if name.startswith("resnet"):
-        return list(model.stages), True
-    if name in ("mobilenet_v2", "vgg16"):
-        return list(model.features), True
-    if name == "gpt2":
-        return list(model.lm.blocks), True
-    if name == "unet":
-        return list(model.down) + list(model.up_conv), False  # skip connections: not a chain
-    raise ValueError(name)
-
-
-def checkpointed(name, model, segments: bool):
-    """A copy of ``model`` with torch.utils.checkpoint per block, or over sqrt(n) segments."""
-    m = copy.deepcopy(model)
-    blocks, chain = blocks_of(name, m)
-    if segments and not chain:
-        return None
-    size = math.ceil(math.sqrt(len(blocks))) if segments else 1
-    for i in range(0, len(blocks), size):
-        group = blocks[i : i + size]
-        fwds = [b.forward for b in group]
-
-        def run(*a, fwds=fwds):
-            x = fwds[0](*a)
-            for f in fwds[1:]:
-                x = f(x)
-            return x
-
-        group[0].forward = lambda *a, run=run: checkpoint(run, *a, use_reentrant=False)
-        for b in group[1:]:
-            b.forward = lambda x: x
-    return m
-
-
-def min_cut(model, budget):
-    """``aot_module`` with the min-cut partitioner at ``activation_memory_budget``; eager compilers."""
-    from functorch.compile import aot_module, make_boxed_func, min_cut_rematerialization_partition
-
-    def nop(gm, _):
-        return make_boxed_func(gm.forward)
-
-    m = copy.deepcopy(model)
-
-    def partition(*a, **kw):
-        with torch._functorch.config.patch(activation_memory_budget=budget):
-            return min_cut_rematerialization_partition(*a, **kw)
-
-    compiled = aot_module(m, fw_compiler=nop, bw_compiler=nop, partition_fn=partition)
-    compiled.train()
-    return compiled, m
-
-
-def step_stats(name, fwd, params, inputs, targets, repeats):
-    """(peak bytes, median seconds) of forward+loss+backward, gradients pre-allocated."""
+def peak_of(name, fwd, params, inputs, targets):
+    """Peak bytes of forward+loss+backward (MemoryMeter), gradients pre-allocated."""
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
@@ -140,12 +91,14 @@ def step_stats(name, fwd, params, inputs, targets, repeats):
     loss_fn(name, fwd(*inputs), inputs, targets).backward()  # warm-up (plans, first calls)
     with MemoryMeter() as meter:
         loss_fn(name, fwd(*inputs), inputs, targets).backward()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        loss_fn(name, fwd(*inputs), inputs, targets).backward()
-        times.append(time.perf_counter() - start)
-    return meter.peak, statistics.median(times)
+    return meter.peak
+
+
+def profiled_tdi(profiled, schedule):
+    """TDI of ``schedule`` (a sequence over the traced graph) in measured op times."""
+    base = moccasin.simulate(profiled, profiled.graph["order"])[1]
+    cost = moccasin.simulate(profiled, schedule.sequence)[1]
+    return 100.0 * (cost / base - 1)
 
 
 def grad_check(name, model, mine, w, inputs, targets, steps=3):
@@ -206,64 +159,64 @@ def bench_model(name, args, rows, notes):
     if name == "gpt2":
         model = LMWithLoss(model)
     targets = make_targets(name, model, inputs)
-    params = list(model.parameters())
     em = copy.deepcopy(model)
-    eager_peak, eager_t = step_stats(name, em, list(em.parameters()), inputs, targets, args.repeats)
-    rows.append([name, "eager", "-", "-", fmt(eager_peak / MIB), "-", "-", "-", "0.0", "-", "-"])
+    eager_peak = peak_of(name, em, list(em.parameters()), inputs, targets)
     step = trace_step(model, *inputs)
     G = early_grad_graph(step)
     base_peak = moccasin.simulate(G, G.graph["order"])[0]
+    profiled = early_grad_graph(trace_step(copy.deepcopy(model), *inputs, profile=True))
     probe = MoccasinModule(copy.deepcopy(model), budget=1.0, time_limit=args.search_time_limit, replan=True,
                            early_grads=True, solver_options={})
     smallest, how = smallest_feasible(G, probe)
+    bound = Problem.from_graph(G).min_budget / base_peak
     notes.append(f"- {name}: baseline (traced, early grads) {base_peak / MIB:.2f} MiB, eager measured "
-                 f"{eager_peak / MIB:.2f} MiB; smallest feasible {smallest:.3f} ({how}).")
-    budgets = [0.8, 0.6, 0.4]
-    if smallest < 0.4 or all(abs(smallest - b) > 1e-3 for b in budgets):
+                 f"{eager_peak / MIB:.2f} MiB; smallest budget that plans {smallest:.3f} ({how}); "
+                 f"proven lower bound (Problem.min_budget) {bound:.3f}.")
+    budgets = [1.0, 0.8, 0.6, 0.4]
+    if all(abs(smallest - b) > 1e-3 for b in budgets):
         budgets.append(round(smallest + 5e-4, 3))
+    timed = {"eager": (em, list(em.parameters()))}
+    pending = []  # (row, timing key)
+    rows.append(row := [name, "eager", "-", "-", fmt(eager_peak / MIB), "-", "-", "-", None, None, "-", "-", "-"])
+    pending.append((row, "eager"))
     for b in budgets:
-        label = f"{b:.3f}" + (" (min)" if b not in (0.8, 0.6, 0.4) else "")
+        label = f"{b:.3f}" + (" (min)" if b not in (1.0, 0.8, 0.6, 0.4) else "")
         if b < smallest - 1e-9:
-            rows.append([name, "moccasin", label, f"{b * base_peak / MIB:.2f}", "-", "-", "-", "-", "-", "-",
-                         f"below smallest feasible {smallest:.3f}"])
+            rows.append([name, "moccasin", label, f"{b * base_peak / MIB:.2f}", "-", "-", "-", "-", "-", "-", "-", "-",
+                         f"below the smallest budget that plans ({smallest:.3f})"])
             continue
         try:
             mine = copy.deepcopy(model)
             w = moccasin.wrap(mine, *inputs, budget=b, time_limit=args.time_limit)
         except PlanError as e:
-            rows.append([name, "moccasin", label, f"{b * base_peak / MIB:.2f}", "-", "-", "-", "-", "-", "-",
-                         str(e).split("(")[1].split(":")[0] if "(" in str(e) else "no plan"])
+            rows.append([name, "moccasin", label, f"{b * base_peak / MIB:.2f}", "-", "-", "-", "-", "-", "-", "-", "-",
+                         f"no plan: {str(e)[:80]}"])
             continue
         r = w.moccasin_report()
-        peak, t = step_stats(name, w, list(mine.parameters()), inputs, targets, args.repeats)
+        peak = peak_of(name, w, list(mine.parameters()), inputs, targets)
         diff = grad_check(name, model, mine, w, inputs, targets)
-        rows.append([
+        for p in mine.parameters():
+            p.grad = torch.zeros_like(p)
+        rows.append(row := [
             name, "moccasin", label, fmt(r["budget_bytes"] / MIB), fmt(peak / MIB), fmt(r["predicted_peak_bytes"] / MIB),
-            fmt(peak / r["budget_bytes"], ".3f"), fmt(peak / r["predicted_peak_bytes"], ".3f"),
-            fmt(100 * (t / eager_t - 1), ".1f"), fmt(r["predicted_tdi_percent"], ".1f"),
-            ("bitwise" if diff == 0 else f"max diff {diff:.2e}") + f"; {r['solver']} {r['status']}",
+            fmt(peak / r["budget_bytes"], ".3f"), fmt(peak / r["predicted_peak_bytes"], ".3f"), None, None,
+            fmt(r["predicted_tdi_percent"], ".1f"), fmt(profiled_tdi(profiled, w.moccasin_plan.schedule), ".1f"),
+            ("bitwise" if diff == 0 else f"max diff {diff:.2e}") + f"; {r['solver']} {r['status']}; "
+            f"{r['recomputations']} recomputations",
         ])
-    for label, maker in (("checkpoint per block", lambda: checkpointed(name, model, False)),
-                         ("checkpoint sqrt(n) segments", lambda: checkpointed(name, model, True))):
-        m = maker()
-        if m is None:
-            rows.append([name, label, "-", "-", "-", "-", "-", "-", "-", "-", "n/a (skip connections)"])
-            continue
-        try:
-            peak, t = step_stats(name, m, list(m.parameters()), inputs, targets, args.repeats)
-        except RuntimeError as e:  # in-place layers (ReLU(inplace=True)) checkpointed on their own
-            rows.append([name, label, "-", "-", "-", "-", "-", "-", "-", "-", f"failed: {str(e).splitlines()[0][:70]}"])
-            continue
-        rows.append([name, label, "-", "-", fmt(peak / MIB), "-", "-", "-", fmt(100 * (t / eager_t - 1), ".1f"), "-", ""])
-    for amb in (1.0, 0.5, 0.0):
-        try:
-            compiled, inner = min_cut(model, amb)
-            peak, t = step_stats(name, compiled, list(inner.parameters()), inputs, targets, args.repeats)
-            rows.append([name, f"min-cut amb={amb}", "-", "-", fmt(peak / MIB), "-", "-", "-",
-                         fmt(100 * (t / eager_t - 1), ".1f"), "-", ""])
-        except Exception as e:  # e.g. aot_module and tied parameters
-            rows.append([name, f"min-cut amb={amb}", "-", "-", "-", "-", "-", "-", "-", "-",
-                         f"failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}"])
+        key = f"moccasin {label}"
+        timed[key] = (w, list(mine.parameters()))
+        pending.append((row, key))
+
+    def runner(fwd):
+        return lambda: loss_fn(name, fwd(*inputs), inputs, targets).backward()
+
+    times = interleaved_times({k: runner(fwd) for k, (fwd, _) in timed.items()}, rounds=args.rounds)
+    for row, key in pending:
+        row[8] = fmt(overhead_percent(times[key], times["eager"]), ".1f")
+        row[9] = fmt(overhead_percent(times[key], times["eager"], "median"), ".1f")
+    notes.append(f"  step times (ms, min / median of {args.rounds} interleaved rounds): " + ", ".join(
+        f"{k} {1000 * t['min']:.1f} / {1000 * t['median']:.1f}" for k, t in times.items()))
 
 
 def main():
@@ -271,7 +224,7 @@ def main():
     ap.add_argument("models", nargs="*", default=list(ZOO))
     ap.add_argument("--time-limit", type=float, default=10.0, help="solver seconds per plan")
     ap.add_argument("--search-time-limit", type=float, default=4.0, help="solver seconds per bisection probe")
-    ap.add_argument("--repeats", type=int, default=5, help="timed steps per variant (median)")
+    ap.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds per model")
     ap.add_argument("-o", "--output", default=str(Path(__file__).parent / "results" / "train_step.md"))
     args = ap.parse_args()
     import logging
@@ -284,32 +237,36 @@ def main():
         try:
             bench_model(name, args, rows, notes)
         except Exception as e:  # keep the other models' results
-            rows.append([name, "error", "-", "-", "-", "-", "-", "-", "-", "-", f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"])
+            rows.append([name, "error"] + ["-"] * 10 + [f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"])
         print(f"{name}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
         write(args, rows, notes, started)
 
 
 def write(args, rows, notes, started):
     head = ["model", "variant", "budget", "budget MiB", "measured peak MiB", "predicted MiB",
-            "measured/budget", "measured/predicted", "time overhead %", "predicted TDI %", "notes"]
+            "measured/budget", "measured/predicted", "time overhead % (min)", "(median)",
+            "predicted TDI % (FLOPs)", "predicted TDI % (measured op times)", "notes"]
     out = [
-        "# Training steps under Moccasin plans vs eager PyTorch and its checkpointing tools",
+        "# Training steps under Moccasin plans vs eager PyTorch",
         "",
         f"Command: `python bench/train_step.py {' '.join(sys.argv[1:])}`".rstrip() + "",
         "",
-        f"Machine: {platform.machine()} Linux, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        f"Python {platform.python_version()}; wall time {time.time() - started:.0f} s. Shared 2-core CPU: times are noisy.",
+        f"Machine: {platform.machine()} Linux, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, Python {platform.python_version()}; wall time {time.time() - started:.0f} s.",
         "",
         "Peaks: live bytes of tensors created during forward+loss+backward (MemoryMeter), gradients "
         "pre-allocated; parameters, buffers and inputs are resident and outside every number. "
-        "Overhead: median step time vs eager's median, in percent. Budget fractions are of the traced "
-        "baseline peak (graph order, no recomputation, gradients accumulated early).",
+        "Budget fractions are of the traced baseline peak (graph order, no recomputation, gradients "
+        "accumulated early). Time overhead: step time vs eager's, from the minima (and medians) of "
+        "interleaved rounds (bench/timing.py). Predicted TDI: the plan's cost increase in the "
+        "planner's FLOP costs, and the same schedule's in measured op times (`trace_step(profile=True)`). "
+        "Gradients: max difference to the unwrapped model over 3 SGD steps (bitwise = 0).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    out += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    out += ["", "Smallest feasible budgets (how they were found):", ""] + notes
+    out += ["| " + " | ".join("…" if c is None else str(c) for c in r) + " |" for r in rows]
+    out += ["", "Smallest budgets and step times:", ""] + notes
     Path(args.output).write_text("\n".join(out) + "\n")
 
 

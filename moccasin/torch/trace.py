@@ -161,7 +161,9 @@ def trace_step(
     if not own_stack:
         step.joint = joint
     if profile:
-        with unset_fake():  # real tensors, even while the caller's stack keeps fake mode on
+        # Real tensors, even while the caller's stack keeps fake mode on; random ops must not
+        # move the caller's generator.
+        with unset_fake(), torch.random.fork_rng(devices=[]):
             times = profile_graph(step.gm, step.placeholder_values(model, *example_inputs), repeats=repeats)
         for nid, fx_name in step.node_names.items():
             step.graph.nodes[nid]["cost_cpu"] = times.get(fx_name, 1)

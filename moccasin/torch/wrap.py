@@ -129,6 +129,7 @@ class MoccasinModule(nn.Module):
         solver_options: dict,
         verify: bool = False,
         replay_random: bool = True,
+        profile: bool = False,
     ):
         super().__init__()
         self.module = module
@@ -138,6 +139,7 @@ class MoccasinModule(nn.Module):
         self._moccasin_replan = replan
         self._moccasin_verify = verify
         self._moccasin_replay_random = replay_random
+        self._moccasin_profile = profile
         #: while verifying a plan: parameter key -> gradient, instead of adding into .grad
         self._moccasin_grad_sink: dict | None = None
         self._moccasin_solver_options = dict(solver_options)
@@ -210,7 +212,8 @@ class MoccasinModule(nn.Module):
         name = type(self.module).__name__
         with contextlib.ExitStack() as stack:
             step: TracedStep = trace_step(
-                self.module, *args, stack=stack, name=f"{name}_train", replay_random=self._moccasin_replay_random
+                self.module, *args, stack=stack, name=f"{name}_train", replay_random=self._moccasin_replay_random,
+                profile=self._moccasin_profile,
             )
             graph = early_grad_graph(step) if self._moccasin_early_grads else step.graph
             accumulate = self._accumulators(step) if self._moccasin_early_grads else None
@@ -375,6 +378,7 @@ def wrap(
     early_grads: bool = True,
     verify: bool = False,
     replay_random: bool = True,
+    profile: bool = False,
     **solver_options,
 ) -> MoccasinModule:
     """A drop-in replacement for ``model`` whose training steps fit ``budget``.
@@ -410,12 +414,16 @@ def wrap(
     recomputation replays the generator state the first computation drew from, so it draws the
     same numbers, as ``torch.utils.checkpoint`` does (a few KB of saved state per random op on
     CPU). ``replay_random=False`` keeps what random ops compute instead.
+
+    ``profile=True`` plans with each op's measured time on this machine (median of 5 runs of
+    the traced step, microseconds) instead of its FLOPs, so the predicted TDI is a time
+    overhead; planning takes those runs longer.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"moccasin.wrap needs an nn.Module, got {type(model).__name__}")
     wrapped = MoccasinModule(
         model, budget=budget, time_limit=time_limit, replan=replan, early_grads=early_grads,
-        solver_options=solver_options, verify=verify, replay_random=replay_random,
+        solver_options=solver_options, verify=verify, replay_random=replay_random, profile=profile,
     )
     if example_inputs:
         if not model.training:
