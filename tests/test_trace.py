@@ -208,6 +208,8 @@ def net():
     return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 1))
 def with_inputs():
     return net(), (torch.randn(3, 6),)
+def dropped():
+    return nn.Sequential(nn.Linear(6, 5), nn.Dropout(0.5), nn.Linear(5, 1))
 """
 
 
@@ -228,6 +230,12 @@ def test_cli_trace(tmp_path, capsys):
     assert "pass --input-shape" in err and len(err.strip().splitlines()) == 1
     assert main(["trace", f"{src}:missing", "--input-shape", "4,6", "-o", str(out)]) == 1
     assert main(["trace", "nomodule", "--input-shape", "4,6", "-o", str(out)]) == 1
+    # Dropout: recomputable (replayed) by default, kept once with --keep-random.
+    for flags, kept in (([], False), (["--keep-random"], True)):
+        assert main(["trace", f"{src}:dropped", "--input-shape", "4,6", "-o", str(out), *flags]) == 0
+        G = load_graph(out)
+        drop = next(n for n in G if G.nodes[n]["op"] == "aten.native_dropout.default")
+        assert G.nodes[drop]["no_recompute"] is kept
 
 
 def test_open_stack_keeps_the_export_compilable():
