@@ -23,14 +23,21 @@ What the graph means:
 - ``cost_cpu`` is in the unit of the graph attribute ``cost_unit``: ``"flop"`` (FLOPs from
   ``torch.utils.flop_counter``; ops it does not count cost ``costs.BYTE_COST`` per byte moved;
   at least 1) or ``"us"`` with ``profile=True`` (median measured CPU microseconds).
-- ``no_recompute`` marks random ops, ops reading buffers the step updates (BatchNorm's
+- ``no_recompute`` marks ops reading buffers the step updates (BatchNorm's
   ``num_batches_tracked`` increment; training-mode BatchNorm itself is recomputable, its new
-  running statistics are extra outputs), ops with side effects, and the extra outputs of
-  multi-output ops; ``TracedStep.no_recompute`` says why.
+  running statistics are not), ops with side effects, random ops with ``replay_random=False``
+  (otherwise they are recomputed by replaying their generator state), and the extra outputs
+  of ops that run once; ``TracedStep.no_recompute`` says why.
+- ``attached`` marks the items of multi-output ops, which exist from the op's step on
+  (``moccasin/schedule/attach.py``).
+
+``backend(budget=...)`` is a ``torch.compile`` backend that plans every graph dynamo captures
+the same way (``backend.py``).
 """
 
+from moccasin.torch.backend import MoccasinBackend, backend
 from moccasin.torch.measure import MemoryMeter, measure_peak
 from moccasin.torch.trace import TracedStep, trace, trace_step
 from moccasin.torch.wrap import MoccasinModule, PlanError, wrap
 
-__all__ = ["MemoryMeter", "MoccasinModule", "PlanError", "TracedStep", "measure_peak", "trace", "trace_step", "wrap"]
+__all__ = ["MemoryMeter", "MoccasinBackend", "backend", "MoccasinModule", "PlanError", "TracedStep", "measure_peak", "trace", "trace_step", "wrap"]

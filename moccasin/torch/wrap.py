@@ -100,6 +100,29 @@ def _call_graph(gm, args: list):
     return gm(*args)
 
 
+def plan_schedule(graph, budget, time_limit: float, solver_options: dict) -> Schedule:
+    """Plan ``graph``. The default solver ``"auto"`` runs the fast heuristic, then CP-SAT
+    within the time limit, and keeps the cheaper schedule found (CP-SAT alone may find none in
+    a short time limit on a large graph)."""
+    options = dict(solver_options)
+    solver = options.pop("solver", "auto")
+    kw = dict(budget=budget, time_limit=time_limit, **options)
+    if solver != "auto":
+        return solve(graph, solver=solver, **kw)
+    started = time.perf_counter()
+    quick = solve(graph, solver="heuristic", **kw)
+    if quick.status == "INFEASIBLE":
+        return quick
+    kw["time_limit"] = max(1.0, time_limit - (time.perf_counter() - started))
+    exact = solve(graph, solver="cp", **kw)
+    if exact.found and (not quick.found or exact.total_cost <= quick.total_cost):
+        return exact
+    if quick.found:
+        quick.extra["note"] = f"CP-SAT: {exact.status}; heuristic schedule used"
+        return quick
+    return exact
+
+
 @dataclass
 class CompiledPlan:
     """One input signature's plan: the schedule, the emitted graphs and the compiled function."""
@@ -261,26 +284,7 @@ class MoccasinModule(nn.Module):
         return plan
 
     def _solve(self, graph) -> Schedule:
-        """Plan ``graph``. The default solver ``"auto"`` runs the fast heuristic, then CP-SAT
-        within the time limit, and keeps the cheaper schedule found (CP-SAT alone may find
-        none in a short time limit on a large graph)."""
-        options = dict(self._moccasin_solver_options)
-        solver = options.pop("solver", "auto")
-        kw = dict(budget=self._moccasin_budget, time_limit=self._moccasin_time_limit, **options)
-        if solver != "auto":
-            return solve(graph, solver=solver, **kw)
-        started = time.perf_counter()
-        quick = solve(graph, solver="heuristic", **kw)
-        if quick.status == "INFEASIBLE":
-            return quick
-        kw["time_limit"] = max(1.0, self._moccasin_time_limit - (time.perf_counter() - started))
-        exact = solve(graph, solver="cp", **kw)
-        if exact.found and (not quick.found or exact.total_cost <= quick.total_cost):
-            return exact
-        if quick.found:
-            quick.extra["note"] = f"CP-SAT: {exact.status}; heuristic schedule used"
-            return quick
-        return exact
+        return plan_schedule(graph, self._moccasin_budget, self._moccasin_time_limit, self._moccasin_solver_options)
 
     def _verify(self, step: TracedStep, emit: EmitPlan, graphs: dict, args: tuple) -> bool:
         """Run the emitted graphs once on ``args`` and compare with the traced joint graph.
