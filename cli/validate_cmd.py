@@ -6,6 +6,8 @@ import sys
 
 import moccasin
 from moccasin.errors import InvalidSchedule
+from moccasin.graph.problem import Problem
+from moccasin.schedule.attach import attach
 from moccasin.schedule.simulator import simulate_graph
 from moccasin_cli import output
 
@@ -46,6 +48,13 @@ def run(args) -> int:
                 problems.append(f"records peak memory {s.peak_memory:,} but simulates to {peak:,}")
             if s.total_cost is not None and s.total_cost != cost:
                 problems.append(f"records total cost {s.total_cost:,} but simulates to {cost:,}")
+            problem = Problem.from_graph(G)
+            seq = problem.from_ids(s.sequence)
+            if attach(problem, seq) != seq:
+                problems.append(
+                    "runs items of a multi-output op (attached nodes) later than their op, which "
+                    "makes them at once; solvers put them right after it (moccasin/schedule/attach.py)"
+                )
     valid = not problems
     if args.json:
         output.print_json({"valid": valid, "peak_memory": peak, "total_cost": cost, "budget": s.budget, "problems": problems})

@@ -99,3 +99,27 @@ def test_solvers_return_attached_items_next_to_their_op(G, fraction):
             seq = problem.from_ids(s.sequence)
             assert attach(problem, seq) == seq
             assert s.peak_memory == simulate_indices(problem, seq).peak <= s.budget
+
+
+def test_validate_flags_an_item_placed_away_from_its_op(tmp_path, capsys):
+    import json
+
+    from moccasin_cli.main import main
+
+    G = nx.DiGraph([(0, 1), (0, 3), (1, 2), (2, 4), (3, 4)])
+    nx.set_node_attributes(G, 1, "cost_cpu")
+    nx.set_node_attributes(G, {0: 8, 1: 1, 2: 8, 3: 1, 4: 1}, "cost_ram")
+    G.nodes[2]["attached"] = True
+    gpath = tmp_path / "g.json"
+    moccasin.save_graph(G, gpath)
+    for seq, ok in (([0, 1, 2, 3, 4], 0), ([0, 1, 3, 2, 4], 3)):
+        spath = tmp_path / "s.json"
+        moccasin.Schedule(
+            graph="g", solver="hand", status="FEASIBLE", budget=100, budget_fraction=None, sequence=seq,
+            peak_memory=None, total_cost=None, baseline_peak=17, baseline_cost=5, tdi_percent=None,
+            lower_bound=None, solve_seconds=0.0, first_solution_seconds=None,
+        ).save(spath)
+        code = main(["validate", str(gpath), str(spath), "--json"])
+        out = json.loads(capsys.readouterr().out)
+        assert out["valid"] is (ok == 0)
+        assert code == ok or (ok and code != 0)
