@@ -123,3 +123,14 @@ def test_validate_flags_an_item_placed_away_from_its_op(tmp_path, capsys):
         out = json.loads(capsys.readouterr().out)
         assert out["valid"] is (ok == 0)
         assert code == ok or (ok and code != 0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(G=dag_with_attached(), fraction=st.floats(0.5, 1.0))
+def test_milp_schedules_keep_items_next_to_their_op(G, fraction):
+    problem = Problem.from_graph(G)
+    s = moccasin.solve(G, budget=fraction, solver="milp-cpsat", time_limit=5, workers=1)
+    assert "internal error" not in (s.message or "")
+    if s.found:
+        seq = problem.from_ids(s.sequence)
+        assert attach(problem, seq) == seq and s.peak_memory <= s.budget

@@ -30,6 +30,32 @@ def baseline_order(G: nx.DiGraph) -> list:
         return list(nx.lexicographical_topological_sort(G, key=lambda n: (type(n).__name__, n)))
 
 
+def _items_after_their_op(G: nx.DiGraph, order: list) -> list:
+    """``order`` with every attached node moved right after its latest input (its op), where
+    PyTorch makes it; unchanged for traced graphs, whose items already follow their op."""
+    if not any(attached for _, attached in G.nodes(data="attached")):
+        return order
+    pos = {nid: i for i, nid in enumerate(order)}
+    after: dict = {}
+    rest = []
+    for nid in order:
+        preds = list(G.predecessors(nid))
+        if G.nodes[nid].get("attached") and preds:
+            after.setdefault(max(preds, key=pos.get), []).append(nid)
+        else:
+            rest.append(nid)
+    out = []
+
+    def place(nid):
+        out.append(nid)
+        for item in after.get(nid, ()):
+            place(item)
+
+    for nid in rest:
+        place(nid)
+    return out
+
+
 @dataclass(frozen=True)
 class Problem:
     """A compute graph as arrays over the baseline order (see module docstring)."""
@@ -48,7 +74,7 @@ class Problem:
 
     @classmethod
     def from_graph(cls, G: nx.DiGraph) -> "Problem":
-        ids = tuple(baseline_order(G))
+        ids = tuple(_items_after_their_op(G, baseline_order(G)))
         index = {nid: i for i, nid in enumerate(ids)}
         preds = tuple(tuple(sorted(index[u] for u in G.predecessors(nid))) for nid in ids)
         succs = tuple(tuple(sorted(index[w] for w in G.successors(nid))) for nid in ids)

@@ -132,6 +132,9 @@ class _Layout:
         self.n = n
         # A node may run again in a later stage unless it is pinned or nobody reads it.
         self.recomputable = [bool(succs[i]) and not problem.pinned[i] for i in range(n)]
+        # No recomputation in the stage of an attached node (an item of a multi-output op):
+        # PyTorch holds the item from its op's step on (moccasin.schedule.attach).
+        self.attached = list(problem.attached) or [False] * n
         # Latest stage in which some reader of i can run: a recomputable reader any time after
         # its own stage, a fixed one only in its own stage. S[t,i] is useful only up to it.
         self.last_use = []
@@ -142,7 +145,7 @@ class _Layout:
             self.last_use.append(last)
 
     def r_free(self, t: int, i: int) -> bool:
-        return i < t and self.recomputable[i]
+        return i < t and self.recomputable[i] and not self.attached[t]
 
     def s_free(self, t: int, i: int) -> bool:
         return i < t <= self.last_use[i]
@@ -381,6 +384,12 @@ def build_model(problem: Problem, budget: int, backend) -> CheckmateModel:
                 continue
             for u in preds[v]:
                 rows.add([(1, R(t, v)), (-1, R(t, u)), (-1, S(t, u))], -math.inf, 0)
+
+    # A recomputed item of a multi-output op comes with a recomputation of its op (its latest
+    # input) in the same stage: the op makes all its outputs at once.
+    for (t, a) in list(m.R):
+        if lay.attached[a] and preds[a]:
+            rows.add([(1, R(t, a)), (-1, R(t, preds[a][-1]))], -math.inf, 0)
 
     # Freeing: FREE[t,(i,k)] = R[t,k] (1 - S[t+1,i]) prod_{j in succ(i), k < j <= t} (1 - R[t,j]),
     # for k reading i and for k == i (k's own output). With h hazards and kappa = their number
