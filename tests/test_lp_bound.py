@@ -1,4 +1,4 @@
-"""The covering-LP lower bound: never above the true optimum, stronger than the per-step cover."""
+"""The covering-LP lower bound (never above the true optimum) and the redundant-recomputation pass."""
 
 from __future__ import annotations
 
@@ -44,3 +44,28 @@ def test_lp_bound_sums_over_gaps():
     assert lp_lower_bound(problem, 10) == problem.base_cost
     G.nodes[0]["no_recompute"] = True
     assert lp_lower_bound(Problem.from_graph(G), 9) is None
+
+
+
+@FAST
+@given(small_dags(max_nodes=5), st.floats(0, 1), st.integers(0, 10**6))
+def test_drop_redundant_keeps_schedules_valid(G, fraction, seed):
+    """On stage-structured schedules within the budget (some with needless recomputations),
+    the pass returns a valid, stage-structured schedule within the budget, never costlier."""
+    import random
+
+    from moccasin.schedule.simulator import simulate_indices
+    from moccasin.schedule.stages import stage_of
+    from moccasin.solvers.drop import drop_redundant
+
+    from brute import stage_family
+
+    problem = Problem.from_graph(G)
+    lo, hi = problem.min_budget, baseline(problem).peak
+    budget = lo + int(fraction * (hi - lo))
+    fits = [seq for seq in stage_family(problem.n, 2) if simulate_indices(problem, seq).peak <= budget]
+    for seq in random.Random(seed).sample(fits, min(5, len(fits))):
+        out = drop_redundant(problem, budget, seq)
+        sim = simulate_indices(problem, out)
+        assert sim.peak <= budget and sim.cost <= simulate_indices(problem, seq).cost
+        assert stage_of(problem, out) is not None

@@ -15,6 +15,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
+from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.shaving import shave
 
 #: Moves per round of the peak-shaving runs (see :func:`shave`).
@@ -127,6 +128,7 @@ def best_greedy(
         seq = run(deadline if best is not None else first_deadline)
         if seq is None:
             continue
+        seq = drop_redundant(problem, budget, seq)
         sim = simulate_indices(problem, seq)
         if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
             best, best_cost = seq, sim.cost

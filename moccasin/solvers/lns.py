@@ -13,6 +13,7 @@ import random
 from moccasin.graph.problem import Problem
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.schedule.stages import join_stages, split_stages
+from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.greedy import prune_unread
 from moccasin.solvers.shaving import shave
 
@@ -61,7 +62,7 @@ class RuinRecreate:
         seq = shave(problem, self.budget, cap=self.cap, stages=trial, rng=rng, max_rounds=4 * len(recomputed) + 20)
         if seq is None:
             return False
-        seq = prune_unread(problem, seq)
+        seq = drop_redundant(problem, self.budget, prune_unread(problem, seq))
         cost = simulate_indices(problem, seq).cost
         if cost <= self.best_cost:  # equal cost moves too: they let the search drift off plateaus
             better = cost < self.best_cost
