@@ -18,6 +18,10 @@ from moccasin.solvers.greedy import prune_unread
 from moccasin.solvers.shaving import shave
 
 
+#: Moves per round of the repair (see :func:`shave`), one drawn per step.
+MOVES = (1, 8)
+
+
 class RuinRecreate:
     """The search state: the best schedule so far and a random source; call :meth:`step`."""
 
@@ -59,7 +63,8 @@ class RuinRecreate:
             width = rng.choice((1, 2, 4, 8, 16))
             for t in range(max(0, t0 - width // 2), min(problem.n, t0 + width)):
                 trial[t] = [x for x in trial[t] if x == t]
-        seq = shave(problem, self.budget, cap=self.cap, stages=trial, rng=rng, max_rounds=4 * len(recomputed) + 20)
+        seq = shave(problem, self.budget, cap=self.cap, stages=trial, rng=rng, max_rounds=4 * len(recomputed) + 20,
+                    moves_per_round=rng.choice(MOVES))
         if seq is None:
             return False
         seq = drop_redundant(problem, self.budget, prune_unread(problem, seq))
