@@ -19,7 +19,7 @@ from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.shaving import shave
 
 #: Moves per round of the peak-shaving runs (see :func:`shave`).
-SHAVING_MOVES = (8, 1)
+SHAVING_MOVES = (1, 8)
 #: Exponents of the distance to the next use in the eviction score; each is one greedy run.
 DISTANCE_WEIGHTS = (1.0, 0.0, 2.0, 0.5)
 
@@ -113,16 +113,18 @@ def best_greedy(
     seconds: float | None = None,
     on_found=None,
     first_seconds: float | None = None,
+    shaving_moves: tuple[int, ...] = SHAVING_MOVES,
 ) -> list[int] | None:
     """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
     each gives up once ``seconds`` have passed since the call, or, for a run started while
     nothing was found yet, ``first_seconds`` (at least ``seconds``). ``on_found(sequence, cost)``
-    is called with every cheaper schedule a run finds (the first one is a first solution)."""
+    is called with every cheaper schedule a run finds (the first one is a first solution).
+    ``shaving_moves``: the moves per round of the shaving runs, in the order they run."""
     best, best_cost = None, None
     now = time.perf_counter()
     deadline = None if seconds is None else now + seconds
     first_deadline = deadline if first_seconds is None or deadline is None else now + max(seconds, first_seconds)
-    runs = [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in SHAVING_MOVES]
+    runs = [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in shaving_moves]
     runs += [lambda d, w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=d) for w in DISTANCE_WEIGHTS]
     for run in runs:
         seq = run(deadline if best is not None else first_deadline)
