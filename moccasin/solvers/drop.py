@@ -4,8 +4,9 @@ Peak shaving adds recomputations one peak at a time; later moves often make earl
 unnecessary. Removing a recomputation of ``x`` at step ``k`` keeps the schedule valid (its
 readers fall back to the previous instance of ``x``) and keeps a stage-structured schedule
 stage-structured. Memory changes only between the previous instance's last read and ``k``,
-where that instance now stays (``+ram[x]``); from ``k`` on the previous instance replaces the
-removed one, and the inputs' instances read by step ``k`` may end earlier (ignored: an upper
+where that instance now stays (``+ram[x]``), and for inputs whose instance step ``k`` read
+last, which now end at their previous read (``-ram[p]`` up to ``k``); from ``k`` on the previous
+instance replaces the removed one. Step ``k``'s own memory is kept as it was (an upper
 estimate). A removal is kept when the estimate stays within the budget.
 """
 
@@ -35,10 +36,12 @@ def _one_pass(problem: Problem, budget: int, sequence: list[int]) -> list[int]:
     if sim.peak > budget:
         return sequence
     memory = list(sim.memory)
-    last_read = list(sim.last_read)
-    ram, cost = problem.ram, problem.cost
+    ram, cost, preds = problem.ram, problem.cost, problem.preds
     made: list[list[int]] = [[] for _ in range(problem.n)]  # kept steps computing each node
+    reads: list[list[int]] = [[] for _ in sequence]  # kept steps reading each instance
     for k, v in enumerate(sequence):
+        for p in preds[v]:
+            reads[made[p][-1]].append(k)
         made[v].append(k)
     candidates = [k for steps in made for k in steps[1:]]
     candidates.sort(key=lambda k: -cost[sequence[k]])
@@ -48,12 +51,32 @@ def _one_pass(problem: Problem, budget: int, sequence: list[int]) -> list[int]:
         steps = made[x]
         pos = bisect_left(steps, k)
         prev = steps[pos - 1]  # the first computation is never dropped
-        lo = last_read[prev] + 1 if last_read[k] > k else k  # unread: nothing moves
-        if lo < k and max(memory[lo:k]) + ram[x] > budget:
-            continue
+        last_prev = reads[prev][-1] if reads[prev] else prev
+        lo = last_prev + 1 if reads[k] else k  # unread: nothing moves
+        # Inputs whose instance step k reads last: they end at their previous read instead.
+        freed = []
+        for p in preds[x]:
+            inst = made[p][bisect_left(made[p], k) - 1]
+            r = reads[inst]
+            if r[-1] == k:
+                freed.append((inst, r[-2] if len(r) > 1 else inst, ram[p]))
+        if lo < k:
+            window = memory[lo:k]
+            for _, end, size in freed:
+                for j in range(max(lo, end + 1), k):
+                    window[j - lo] -= size
+            if max(window) + ram[x] > budget:
+                continue
         for j in range(lo, k):
             memory[j] += ram[x]
-        last_read[prev] = max(last_read[prev], last_read[k])
+        for _, end, size in freed:
+            for j in range(end + 1, k):
+                memory[j] -= size
+        for p in preds[x]:
+            inst = made[p][bisect_left(made[p], k) - 1]
+            reads[inst].remove(k)
+        reads[prev].extend(reads[k])
+        reads[k] = []
         del steps[pos]
         dropped.add(k)
     if not dropped:
