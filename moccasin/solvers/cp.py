@@ -18,6 +18,7 @@ from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.bounds import knapsack_lower_bound
 from moccasin.solvers.greedy import best_greedy
 from moccasin.solvers.lns import RuinRecreate
+from moccasin.solvers.lp_bound import lp_lower_bound
 
 #: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
 #: less); below, CP-SAT alone proves optima faster (bench/README.md).
@@ -26,9 +27,17 @@ LNS_MIN_NODES = 200
 HEURISTIC_SHARE = 0.1
 #: Computations per node when the caller sets no cap.
 DEFAULT_RECOMPUTE = 2
+#: Above this many nodes the CP model is not built (its time grid has n(n+1)/2 events; on
+#: generated graphs of 2000-3000 nodes it took gigabytes and found nothing in 60 s): the
+#: heuristics and ruin-and-recreate alone (bench/README.md).
+CP_MAX_NODES = 1200
+#: Share of the time limit the heuristics may use while they have found nothing yet: on
+#: graphs with a CP model (which may find the first schedule itself), and above.
+FIRST_SHARE = 0.3
+FIRST_SHARE_WITHOUT_CP = 0.9
 
 
-def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_one, stats: dict):
+def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_one, stats: dict, started: float):
     """The heuristics' schedule to start from (or None), and the copies per node the model needs
     for it (None: ``C`` each). Without a cap set, the uncapped heuristics run first (they rarely
     get stuck), then the capped ones; where the uncapped schedule is cheaper, the model gets the
@@ -43,10 +52,15 @@ def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_o
             last[0] = cost
             found_one(seq, cost)
 
-        return best_greedy(problem.items_pinned, budget, cap=cap, seconds=seconds, on_found=found), last[0]
+        share = FIRST_SHARE_WITHOUT_CP if problem.n > CP_MAX_NODES else FIRST_SHARE
+        left = options.time_limit * share - (time.perf_counter() - started)
+        # On large graphs shaving with 8 moves per round finds a first schedule sooner (1 move
+        # per round is faster and cheaper below; bench/README.md).
+        moves = (8, 1) if problem.n > CP_MAX_NODES else (1, 8)
+        return best_greedy(problem.items_pinned, budget, cap=cap, seconds=seconds, on_found=found, first_seconds=left, shaving_moves=moves), last[0]
 
     free, free_cost = run(None) if options.max_recompute is None else (None, None)
-    hint, hint_cost = run(C)
+    hint, hint_cost = run(C) if free is None or problem.n <= CP_MAX_NODES else (None, None)
     if free is None or (hint is not None and free_cost >= hint_cost):
         return hint, None
     at_least = [0] * problem.n
@@ -91,7 +105,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
 
     if hint is None:
         try:
-            hint, at_least = _start(problem, budget, options, C, found_one, stats)
+            hint, at_least = _start(problem, budget, options, C, found_one, stats, started)
         except KeyboardInterrupt:  # during the heuristics: their cheapest so far, if any
             return interrupted_early(cheapest[0], first_found[0] if first_found else None)
     if hint is not None:
@@ -110,6 +124,12 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     try:
         if hint is not None and options.progress:
             options.progress(Progress(hint_seconds, hint_sim.cost, knapsack_lower_bound(problem, budget) or problem.base_cost, base.cost))
+        lp_bound = lp_lower_bound(problem, budget, time_limit=max(0.5, 0.1 * options.time_limit))
+        if lp_bound is not None and hint is not None:
+            lp_bound = min(lp_bound, hint_sim.cost)
+        stats["lp_bound"] = lp_bound
+        if problem.n > CP_MAX_NODES:
+            return _local_search_only(problem, budget, options, hint, hint_sim.cost if hint else None, hint_seconds, lp_bound, stats, started, base)
         from ortools.sat.python import cp_model
 
         from moccasin.solvers.cpsat import Watcher, add_hint, build_model, run_search
@@ -175,6 +195,8 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         cp_seq = m.sequence(solver.value)
         found.append((simulate_indices(problem, cp_seq).cost, watcher.best_seconds or 0.0, cp_seq))
         lower = int(math.ceil(solver.best_objective_bound - 1e-6)) * m.cost_scale + problem.base_cost
+    if lp_bound is not None and (lower is None or lp_bound > lower):
+        lower = lp_bound
     elif watcher.best is not None:
         found.append((simulate_indices(problem, watcher.best).cost, watcher.best_seconds or 0.0, watcher.best))
     if search is not None and search.improvements:
@@ -203,3 +225,25 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         stats["message"] = "interrupted: the best schedule found before Ctrl-C (the search did not finish)"
     stats["best_solution_seconds"] = round(best_seconds, 4) if best_seconds is not None else None
     return make_schedule(problem, budget, "cp", Found(seq, result, lower, first, stats), started, base=base)
+
+
+def _local_search_only(problem, budget, options, hint, hint_cost, hint_seconds, lower, stats, started, base) -> Schedule:
+    """Graphs above :data:`CP_MAX_NODES`: ruin and recreate from ``hint`` until the time limit."""
+    if hint is None:
+        stats["message"] = f"the heuristics found no schedule in time (no CP model above {CP_MAX_NODES} nodes)"
+        return make_schedule(problem, budget, "cp", Found(None, "UNKNOWN", lower, None, stats), started, base=base)
+    stats["message"] = f"no CP model above {CP_MAX_NODES} nodes: the heuristics and ruin-and-recreate only"
+    search = RuinRecreate(problem.items_pinned, budget, hint, options.max_recompute, seed=options.seed)
+    deadline, best_seconds = started + options.time_limit, hint_seconds
+    try:
+        while not search.optimal and time.perf_counter() < deadline:
+            if search.step():
+                best_seconds = time.perf_counter() - started
+                if options.progress:
+                    options.progress(Progress(best_seconds, search.best_cost, lower, base.cost))
+    except KeyboardInterrupt:
+        stats.update(interrupted=True, message="interrupted: the best schedule found before Ctrl-C (the search did not finish)")
+    stats["lns_steps"], stats["lns_improvements"] = search.steps, search.improvements
+    stats["best_solution_seconds"] = round(best_seconds, 4)
+    seq = search.best if search.best_cost < hint_cost else hint
+    return make_schedule(problem, budget, "cp", Found(seq, "FEASIBLE", lower, hint_seconds, stats), started, base=base)

@@ -15,6 +15,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
+from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.shaving import shave
 
 #: Moves per round of the peak-shaving runs (see :func:`shave`).
@@ -106,19 +107,30 @@ def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
 
 
 def best_greedy(
-    problem: Problem, budget: int, cap: int | None = None, seconds: float | None = None, on_found=None
+    problem: Problem,
+    budget: int,
+    cap: int | None = None,
+    seconds: float | None = None,
+    on_found=None,
+    first_seconds: float | None = None,
+    shaving_moves: tuple[int, ...] = SHAVING_MOVES,
 ) -> list[int] | None:
     """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
-    each gives up once ``seconds`` have passed since the call. ``on_found(sequence, cost)`` is
-    called with every cheaper schedule a run finds (the first one is a first solution)."""
+    each gives up once ``seconds`` have passed since the call, or, for a run started while
+    nothing was found yet, ``first_seconds`` (at least ``seconds``). ``on_found(sequence, cost)``
+    is called with every cheaper schedule a run finds (the first one is a first solution).
+    ``shaving_moves``: the moves per round of the shaving runs, in the order they run."""
     best, best_cost = None, None
-    deadline = None if seconds is None else time.perf_counter() + seconds
-    runs = [lambda m=m: shave(problem, budget, cap=cap, deadline=deadline, moves_per_round=m) for m in SHAVING_MOVES]
-    runs += [lambda w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=deadline) for w in DISTANCE_WEIGHTS]
+    now = time.perf_counter()
+    deadline = None if seconds is None else now + seconds
+    first_deadline = deadline if first_seconds is None or deadline is None else now + max(seconds, first_seconds)
+    runs = [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in shaving_moves]
+    runs += [lambda d, w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=d) for w in DISTANCE_WEIGHTS]
     for run in runs:
-        seq = run()
+        seq = run(deadline if best is not None else first_deadline)
         if seq is None:
             continue
+        seq = drop_redundant(problem, budget, seq)
         sim = simulate_indices(problem, seq)
         if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
             best, best_cost = seq, sim.cost

@@ -13,8 +13,13 @@ import random
 from moccasin.graph.problem import Problem
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.schedule.stages import join_stages, split_stages
+from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.greedy import prune_unread
 from moccasin.solvers.shaving import shave
+
+
+#: Moves per round of the repair (see :func:`shave`), one drawn per step.
+MOVES = (1, 8)
 
 
 class RuinRecreate:
@@ -58,10 +63,11 @@ class RuinRecreate:
             width = rng.choice((1, 2, 4, 8, 16))
             for t in range(max(0, t0 - width // 2), min(problem.n, t0 + width)):
                 trial[t] = [x for x in trial[t] if x == t]
-        seq = shave(problem, self.budget, cap=self.cap, stages=trial, rng=rng, max_rounds=4 * len(recomputed) + 20)
+        seq = shave(problem, self.budget, cap=self.cap, stages=trial, rng=rng, max_rounds=4 * len(recomputed) + 20,
+                    moves_per_round=rng.choice(MOVES))
         if seq is None:
             return False
-        seq = prune_unread(problem, seq)
+        seq = drop_redundant(problem, self.budget, prune_unread(problem, seq))
         cost = simulate_indices(problem, seq).cost
         if cost <= self.best_cost:  # equal cost moves too: they let the search drift off plateaus
             better = cost < self.best_cost
