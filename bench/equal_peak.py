@@ -115,27 +115,36 @@ def smallest_budget(module, inputs, probe_limit: float, rounds: int):
     return int(hi), lb, base, f"bisection ({probe_limit:g} s probes): none found at {lo / MIB:.2f} MiB, found at {hi / MIB:.2f} MiB"
 
 
-def plan_at_peak(module, inputs, target: int, offset: int, args, smallest: int | None, msmall, log: list):
+def plan_at_peak(module, inputs, target: int, offset: int, args, smallest: int | None, msmall, log: list, base: int,
+                 cache: dict):
     """A Moccasin variant whose measured allocator peak is <= target, or (None, why).
 
     First budget ``target - offset``; while the measured peak exceeds the target, lower the
     budget by the excess (at most ``args.calibrate`` times, never below the smallest budget
-    found). If no such plan fits, the plan at the smallest budget is used when it fits."""
-    budget = target - offset
+    found). If no such plan fits, the plan at the smallest budget is used when it fits. Budgets
+    above the traced baseline are capped at it (no recomputation needed); plans are cached by
+    budget."""
+    budget = min(target - offset, base)
     tried = []
     for _ in range(args.calibrate + 1):
         if smallest is not None and budget < smallest:
             break
-        try:
-            v = moccasin_variant(module, inputs, budget, args.time_limit, "moccasin")
-        except PlanError as e:
-            tried.append(f"{budget / MIB:.2f}->no plan")
-            log.append(f"no plan at budget {budget / MIB:.2f} MiB: {str(e)[:100]}")
-            break
-        v.step()  # warm-up
-        peak = alloc_peak(v)
+        if budget in cache:
+            v = cache[budget]
+            peak = v.info["alloc_peak"]
+        else:
+            try:
+                v = moccasin_variant(module, inputs, budget, args.time_limit, "moccasin")
+            except PlanError as e:
+                tried.append(f"{budget / MIB:.2f}->no plan")
+                log.append(f"no plan at budget {budget / MIB:.2f} MiB: {str(e)[:100]}")
+                break
+            v.step()  # warm-up
+            peak = alloc_peak(v)
+            cache[budget] = v
         tried.append(f"{budget / MIB:.2f}->{peak / MIB:.2f}")
-        v.info.update(budget=budget, alloc_peak=peak, calibration=list(tried))
+        v.info.update(budget=budget, alloc_peak=peak)
+        v.info.setdefault("calibration", list(tried))
         if peak <= target * TOL:
             return v, None
         budget -= peak - target
@@ -187,13 +196,14 @@ def bench_model(name, args):
     ok = [v for v in variants if "error" not in v.info]
     targets = sorted({v.info["alloc_peak"] for v in ok}, reverse=True)
     mocc: dict[int, tuple] = {}  # target -> (variant or None, why)
+    cache: dict[int, Variant] = {}  # budget -> plan
     for target in targets:
         near = [t for t in mocc if mocc[t][0] is not None and mocc[t][0].info["alloc_peak"] <= target * TOL
                 and t <= target * 1.005]
         if near:  # a plan for a target within 0.5% already fits
             mocc[target] = mocc[near[0]]
             continue
-        mocc[target] = plan_at_peak(module, inputs, target, offset, args, smallest, msmall, res["notes"])
+        mocc[target] = plan_at_peak(module, inputs, target, offset, args, smallest, msmall, res["notes"], base, cache)
         print(f"{name}: moccasin at {target / MIB:.2f} MiB: {mocc[target][1] or 'ok'} ({time.time() - t0:.0f} s)",
               file=sys.stderr, flush=True)
     # Gradients and MemoryMeter peaks of the Moccasin variants
@@ -244,25 +254,30 @@ def bench_model(name, args):
     return res
 
 
-def verdict(row, msmall, best_baseline_peak):
-    """Per row: lower peak reachable? faster at this peak?"""
+NOISE_PT = 10.0  # overhead differences below this many percentage points are called ties
+
+
+def verdict(row):
+    """Per row: does Moccasin fit this measured peak, and is it faster there?"""
     if row.get("error"):
         return "baseline failed"
-    parts = []
-    if msmall is not None:
-        parts.append("Moccasin reaches a lower peak" if msmall["alloc_peak"] < row["alloc_peak"] else
-                     "Moccasin does NOT reach a lower peak")
     m = row.get("moccasin")
     if m is None:
-        parts.append(f"no Moccasin plan at this peak ({row.get('moccasin_why')})")
-    elif m["alloc_peak"] > row["alloc_peak"] * TOL:
-        parts.append(f"Moccasin's peak above this one ({row.get('moccasin_why')})")
-    elif row["variant"] == "eager":
-        parts.append(f"at eager's peak: {m['overhead_pct']:+.1f}% vs eager")
+        return f"**no Moccasin plan at or below this peak** ({row.get('moccasin_why')})"
+    if m["alloc_peak"] > row["alloc_peak"] * TOL:
+        return f"**Moccasin's measured peak is above this one** ({row.get('moccasin_why')})"
+    if row["variant"] == "eager":
+        return f"at eager's peak: {m['overhead_pct']:+.1f}% vs eager"
+    peak = ("lower peak" if m["alloc_peak"] < 0.98 * row["alloc_peak"] else "equal peak")
+    d = m["overhead_pct"] - row["overhead_pct"]
+    ov = f"{m['overhead_pct']:+.1f}% vs {row['overhead_pct']:+.1f}%"
+    if d < -NOISE_PT:
+        t = f"faster ({ov})"
+    elif d > NOISE_PT:
+        t = f"**SLOWER** ({ov})"
     else:
-        faster = m["overhead_pct"] <= row["overhead_pct"]
-        parts.append(("faster" if faster else "SLOWER") + f" at this peak ({m['overhead_pct']:+.1f}% vs {row['overhead_pct']:+.1f}%)")
-    return "; ".join(parts)
+        t = f"same time within noise ({ov})"
+    return f"{peak}, {t}"
 
 
 def mib(x, spec=".2f"):
@@ -284,10 +299,11 @@ def write(args, results, started, out):
     lines = [
         "# Moccasin vs PyTorch's checkpointing and activation_memory_budget at equal measured peak",
         "",
-        f"Command: `python bench/equal_peak.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "Commands: " + "; then ".join(f"`{c}`" for c in args.commands) + " (with --merge, the later run's models replace the earlier's).",
         "",
         f"Machine: {platform.machine()} Linux, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        f"Python {platform.python_version()}; wall time {time.time() - started:.0f} s. Shared 2-core CPU.",
+        f"Python {platform.python_version()}; wall time of the last command {time.time() - started:.0f} s. "
+        "Shared 2-core CPU with other jobs running: step times are noisy.",
         "",
         "Every model computes its loss inside the module (bench/baselines.py `prepare`); a step is "
         "`module(*inputs).backward()` with gradients pre-allocated. Peaks: bytes allocated during the step "
@@ -323,7 +339,7 @@ def write(args, results, started, out):
                 f"{pct(r['overhead_pct'])}; {pct(r['overhead_median_pct'])}", gd(r["grad_diff"]),
                 mib(m and m["budget"]), "-" if m is None else f"{mib(m['alloc_peak'])}; {mib(m['meter_peak'])}",
                 "-" if m is None else f"{pct(m['overhead_pct'])}; {pct(m['overhead_median_pct'])}",
-                "-" if m is None else gd(m["grad_diff"]), verdict(r, ms, best),
+                "-" if m is None else gd(m["grad_diff"]), verdict(r),
             ]) + " |")
         if ms is not None:
             lines.append("| " + " | ".join([
@@ -339,7 +355,9 @@ def write(args, results, started, out):
             + ("".join(f" {n}." for n in res["notes"])))
     lines += ["", "Per model:", ""] + notes
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps(dict(command=sys.argv, machine=platform.platform(),
+    out.with_suffix(".json").write_text(json.dumps(dict(commands=args.commands, rounds=args.rounds, time_limit=args.time_limit,
+                                                        threads=torch.get_num_threads(), wall_s=time.time() - started,
+                                                        machine=platform.platform(),
                                                         torch=torch.__version__, results=results), indent=1, default=str))
 
 
@@ -351,8 +369,20 @@ def main():
     ap.add_argument("--search-rounds", type=int, default=4, help="bisection rounds for the smallest budget")
     ap.add_argument("--calibrate", type=int, default=2, help="re-plans when Moccasin's measured peak exceeds the target")
     ap.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: OpenMP threads on a shared 2-core machine wait at barriers for minutes)")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the existing .json, run nothing")
+    ap.add_argument("--merge", action="store_true", help="keep other models' results from an existing output .json")
     ap.add_argument("-o", "--output", default=str(Path(__file__).parent / "results" / "equal_peak.md"))
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    out = Path(args.output)
+    if args.render_only:
+        old = json.loads(out.with_suffix(".json").read_text())
+        args.commands = old.get("commands") or ["python " + " ".join(old.get("command", []))]
+        args.rounds, args.time_limit = old.get("rounds", args.rounds), old.get("time_limit", args.time_limit)
+        torch.set_num_threads(old.get("threads", args.threads))
+        return write(args, old["results"], time.time() - old.get("wall_s", 0), out)
     logging.getLogger("moccasin").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
     torch._dynamo.config.recompile_limit = 64
@@ -360,6 +390,12 @@ def main():
     started = time.time()
     results = []
     out = Path(args.output)
+    previous, commands = [], []
+    if args.merge and out.with_suffix(".json").exists():
+        old = json.loads(out.with_suffix(".json").read_text())
+        previous = [r for r in old["results"] if r["model"] not in args.models]
+        commands = old.get("commands", ["python " + " ".join(old.get("command", []))])
+    args.commands = commands + [" ".join(["python bench/equal_peak.py", *sys.argv[1:]])]
     for name in args.models:
         try:
             results.append(bench_model(name, args))
@@ -369,7 +405,8 @@ def main():
             traceback.print_exc()
             results.append({"model": name, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:150]}"})
         print(f"{name}: done ({time.time() - started:.0f} s total)", file=sys.stderr, flush=True)
-        write(args, results, started, out)
+        order = {n: i for i, n in enumerate(ZOO)}
+        write(args, sorted(previous + results, key=lambda r: order.get(r["model"], 99)), started, out)
 
 
 if __name__ == "__main__":
