@@ -186,10 +186,14 @@ class _Builder:
         self.rng_fallback = None  # random op -> its state when the first computation is elsewhere
         self.following: set[str] = set()  # getitems the schedule runs right after the current step
 
+    def stale(self, name: str) -> bool:
+        """Whether view ``name``'s newest instance looks at an older instance of its owner."""
+        owner = self.alias_of.get(name)
+        return owner is not None and name in self.base_gen and self.base_gen[name] != self.gen[owner]
+
     def value(self, node: fx.Node) -> fx.Node:
         name = node.name
-        owner = self.alias_of.get(name)
-        if owner is not None and name in self.base_gen and self.base_gen[name] != self.gen[owner]:
+        if self.stale(name):
             return self.copy(name)  # stale view of a recomputed owner: re-make it
         if name in self.env:
             return self.env[name]
@@ -205,7 +209,7 @@ class _Builder:
         node = self.nodes[name]
         if node.target is operator.getitem and isinstance(node.args[0], fx.Node):
             op = node.args[0].name
-            if name in self.extracted and self.extracted[name] == self.gen[op]:
+            if name in self.extracted and self.extracted[name] == self.gen[op] and not self.stale(op):
                 del self.extracted[name]  # taken out right after this instance of its op
                 return self.env[name]
         if name in self.replay:
@@ -237,8 +241,12 @@ class _Builder:
             and isinstance(node.args[0], fx.Node)
             and isinstance(node.args[0].meta.get("val"), (tuple, list))
             and node.args[0].name not in self.env
+            and not self.stale(node.args[0].name)
         ):
-            new = self.item_fallback(node)  # the op's newest instance is in the forward
+            # The op's newest instance is in the forward. Not for a view op (``split``) whose
+            # owner was recomputed since: its items are re-made from the owner's newest
+            # instance, else the saved items would keep the old storage alive.
+            new = self.item_fallback(node)
         else:
             new = self.graph.node_copy(node, self.value)
         if not self.gen[name]:
