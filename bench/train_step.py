@@ -224,9 +224,12 @@ def main():
     ap.add_argument("models", nargs="*", default=list(ZOO))
     ap.add_argument("--time-limit", type=float, default=10.0, help="solver seconds per plan")
     ap.add_argument("--search-time-limit", type=float, default=4.0, help="solver seconds per bisection probe")
-    ap.add_argument("--rounds", type=int, default=15, help="interleaved timing rounds per model")
+    ap.add_argument("--rounds", type=int, default=20, help="interleaved timing rounds per model")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: with 2 on the 2-core machine, timings swung by tens of percent)")
     ap.add_argument("-o", "--output", default=str(Path(__file__).parent / "results" / "train_step.md"))
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     import logging
 
     logging.getLogger("moccasin").setLevel(logging.WARNING)
