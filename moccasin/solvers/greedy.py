@@ -17,6 +17,7 @@ from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
 from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.shaving import shave
+from moccasin.solvers.sweep_shaving import sweep_shave
 
 #: Moves per round of the peak-shaving runs (see :func:`shave`).
 SHAVING_MOVES = (1, 8)
@@ -115,7 +116,7 @@ def best_greedy(
     first_seconds: float | None = None,
     shaving_moves: tuple[int, ...] = SHAVING_MOVES,
 ) -> list[int] | None:
-    """The cheapest of peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
+    """The cheapest of sweep shaving, peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
     each gives up once ``seconds`` have passed since the call, or, for a run started while
     nothing was found yet, ``first_seconds`` (at least ``seconds``). ``on_found(sequence, cost)``
     is called with every cheaper schedule a run finds (the first one is a first solution).
@@ -124,7 +125,8 @@ def best_greedy(
     now = time.perf_counter()
     deadline = None if seconds is None else now + seconds
     first_deadline = deadline if first_seconds is None or deadline is None else now + max(seconds, first_seconds)
-    runs = [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in shaving_moves]
+    runs = [lambda d: sweep_shave(problem, budget, cap=cap, deadline=d)]
+    runs += [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in shaving_moves]
     runs += [lambda d, w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=d) for w in DISTANCE_WEIGHTS]
     for run in runs:
         seq = run(deadline if best is not None else first_deadline)

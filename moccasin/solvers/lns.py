@@ -1,7 +1,7 @@
 """Ruin and recreate: a local search that improves a stage-structured schedule under a budget.
 
 Each step removes a few recomputations (chosen at random, more likely the costly ones, or all
-of those in a random window of stages), repairs the memory by peak shaving, drops
+of those in a random window of stages), repairs the memory by sweep shaving, drops
 recomputations nobody reads, and keeps the result when it is cheaper. It runs beside CP-SAT,
 which is strong on small graphs but improves little on large ones within a minute.
 """
@@ -15,11 +15,7 @@ from moccasin.schedule.simulator import simulate_indices
 from moccasin.schedule.stages import join_stages, split_stages
 from moccasin.solvers.drop import drop_redundant
 from moccasin.solvers.greedy import prune_unread
-from moccasin.solvers.shaving import shave
-
-
-#: Moves per round of the repair (see :func:`shave`), one drawn per step.
-MOVES = (1, 8)
+from moccasin.solvers.sweep_shaving import sweep_shave
 
 
 class RuinRecreate:
@@ -63,8 +59,7 @@ class RuinRecreate:
             width = rng.choice((1, 2, 4, 8, 16))
             for t in range(max(0, t0 - width // 2), min(problem.n, t0 + width)):
                 trial[t] = [x for x in trial[t] if x == t]
-        seq = shave(problem, self.budget, cap=self.cap, stages=trial, rng=rng, max_rounds=4 * len(recomputed) + 20,
-                    moves_per_round=rng.choice(MOVES))
+        seq = sweep_shave(problem, self.budget, cap=self.cap, stages=trial, max_moves=4 * len(recomputed) + 20)
         if seq is None:
             return False
         seq = drop_redundant(problem, self.budget, prune_unread(problem, seq))

@@ -1,0 +1,250 @@
+"""Sweep shaving: peak shaving's moves in one pass over the schedule, in time order.
+
+:func:`~moccasin.solvers.shaving.shave` re-simulates the whole schedule after every move, which
+on dense graphs of thousands of nodes takes most of a minute. This pass walks the steps in
+order instead, keeping the memory level as it goes; at a step over the budget it applies
+shaving's move (recompute an output held across the step just before its next read, and the
+inputs whose lifetime would cross the step, recursively) until the step fits. A move only adds
+memory after the current step: its recomputations come later, and an input it reads is either
+alive across the step anyway or recomputed too. So steps already passed stay within the budget
+and one pass gives a schedule within it.
+
+Steps are named by their event on the stage grid, ``stage (stage + 1) / 2 + node``
+(:func:`~moccasin.schedule.stages.event`), which inserting other steps never changes.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left, bisect_right, insort
+from math import isqrt
+
+from moccasin.graph.problem import Problem
+from moccasin.schedule.stages import event, join_stages
+
+#: Most nodes one recomputation may pull in (as in peak shaving), and the size tried first.
+MAX_PLAN = 64
+FIRST_PLAN = 4
+
+
+def _stage(e: int) -> int:
+    """The stage of event ``e``."""
+    return (isqrt(8 * e + 1) - 1) // 2
+
+
+class _Sweep:
+    """The schedule as stages, its instances (named by event) and their reads, and the memory
+    level at the current step with the changes pending at later events."""
+
+    def __init__(self, problem: Problem, budget: int, stages: list[list[int]], cap: int | None):
+        self.problem, self.budget, self.cap = problem, budget, cap
+        self.stages = stages
+        n, preds, ram = problem.n, problem.preds, problem.ram
+        self.made: list[list[int]] = [[] for _ in range(n)]  # events computing each node
+        self.reads: dict[int, list[int]] = {}  # instance event -> events reading it
+        self.end: dict[int, int] = {}  # instance event -> its last read (itself if none)
+        self.delta: dict[int, int] = {}  # key 2e: bytes that start at e; 2e + 1: end after e
+        newest = [-1] * n
+        for t, stage in enumerate(stages):
+            for x in stage:
+                e = event(t, x)
+                for p in preds[x]:
+                    self.reads[newest[p]].append(e)
+                newest[x] = e
+                self.made[x].append(e)
+                self.reads[e] = []
+        for x in range(n):
+            for e in self.made[x]:
+                last = self.reads[e][-1] if self.reads[e] else e
+                self.end[e] = last
+                self.delta[2 * e] = self.delta.get(2 * e, 0) + ram[x]
+                self.delta[2 * last + 1] = self.delta.get(2 * last + 1, 0) - ram[x]
+        self.live = 0  # memory at the current step
+        self.now = -1  # the current step's event
+        self.alive: dict[int, int] = {}  # node -> its instance alive at the current step
+        self.moves = 0
+
+    def newest_before(self, p: int, q: int) -> int:
+        """Event of the newest instance of ``p`` before event ``q``."""
+        steps = self.made[p]
+        return steps[bisect_left(steps, q) - 1]
+
+    def set_end(self, inst: int, node: int, new: int) -> None:
+        """Move the last read of instance ``inst`` (of ``node``) to event ``new``."""
+        old = self.end[inst]
+        if old == new:
+            return
+        size = self.problem.ram[node]
+        now = self.now
+        if old >= now:  # its end is still pending: cancel it
+            self.delta[2 * old + 1] += size
+        else:
+            raise AssertionError("a move may not stretch an instance that ended before the current step")
+        if new >= now:
+            self.delta[2 * new + 1] = self.delta.get(2 * new + 1, 0) - size
+        else:  # it now ends before the current step: no longer in memory
+            self.live -= size
+            if self.alive.get(node) == inst:
+                del self.alive[node]
+        self.end[inst] = new
+
+    def best_move(self, t_now: int, x_now: int, planned: list[int]) -> tuple[tuple, int, list[int]] | None:
+        """Shaving's move at the current step: ``(key, stage, nodes)`` or None.
+
+        Candidates are tried cheapest per byte first, with plans of at most :data:`FIRST_PLAN`
+        nodes, then (bounded by the best so far) the ones cut off by that size, up to
+        :data:`MAX_PLAN`: almost every move taken is one or two nodes, and expanding deep plans
+        of candidates that lose anyway was most of the time spent."""
+        problem, now, end, reads = self.problem, self.now, self.end, self.reads
+        ram, cost, preds, pinned = problem.ram, problem.cost, problem.preds, problem.pinned
+        read_now = set(preds[x_now])
+        held = [
+            (u, i) for u, i in self.alive.items()
+            if i < now and end[i] > now and u not in read_now and ram[u] and not pinned[u]
+        ]
+        held.sort(key=lambda ui: cost[ui[0]] / ram[ui[0]])
+        best = None
+        retry = []
+        for limit in (FIRST_PLAN, MAX_PLAN):
+            for u, i in (held if limit == FIRST_PLAN else retry):
+                if best is not None and (cost[u] / ram[u], -ram[u]) >= best[0]:
+                    break  # every later candidate costs at least as much per byte
+                r_list = reads[i]
+                t = _stage(r_list[bisect_right(r_list, now)])  # stage of the next read
+                if t == t_now and u <= x_now:
+                    continue  # the recomputation would land before the current step
+                plan, dcost = self._plan(u, t, t_now, x_now, planned, limit, None if best is None else best[0][0] * ram[u])
+                if plan is None:
+                    if dcost < 0 and limit == FIRST_PLAN:
+                        retry.append((u, i))
+                    continue
+                key = (dcost / ram[u], -ram[u])
+                if best is None or key < best[0]:
+                    best = (key, t, plan)
+        return best
+
+    def _plan(self, u, t, t_now, x_now, planned, limit, bound):
+        """The nodes to recompute in stage ``t`` for ``u``, and their cost; ``(None, -1)`` when
+        the plan outgrows ``limit`` nodes, ``(None, 0)`` when it cannot be made or costs at
+        least ``bound``."""
+        problem, now, end = self.problem, self.now, self.end
+        cost, preds, pinned, cap = problem.cost, problem.preds, problem.pinned, self.cap
+        stage = self.stages[t]
+        plan, dcost = [], 0
+        todo, seen = [u], {u}
+        while todo:
+            x = todo.pop()
+            k = bisect_left(stage, x)
+            if (k < len(stage) and stage[k] == x) or pinned[x] or (cap is not None and planned[x] >= cap):
+                return None, 0
+            plan.append(x)
+            dcost += cost[x]
+            if bound is not None and dcost >= bound:
+                return None, 0
+            if len(plan) > limit:
+                return None, -1
+            q = event(t, x)
+            for p in preds[x]:
+                if p in seen:
+                    continue
+                k = self.newest_before(p, q)
+                if k >= now or end[k] >= now:
+                    continue  # alive across the current step anyway: nothing stretches back
+                if t == t_now and p <= x_now:
+                    return None, 0  # it would have to stretch across steps already passed
+                seen.add(p)
+                todo.append(p)
+        return plan, dcost
+
+    def apply(self, t: int, plan: list[int]) -> None:
+        """Insert the recomputations of ``plan`` into stage ``t`` and update reads and memory."""
+        ram, preds = self.problem.ram, self.problem.preds
+        for x in sorted(plan):  # inputs before their readers (node numbers are topological)
+            ex = event(t, x)
+            insort(self.stages[t], x)
+            old = self.newest_before(x, ex)
+            insort(self.made[x], ex)
+            rs = self.reads[old]
+            cut = bisect_right(rs, ex)
+            self.reads[ex] = rs[cut:]
+            self.reads[old] = rs[:cut]
+            self.set_end(old, x, rs[cut - 1] if cut else old)
+            self.end[ex] = ex
+            self.delta[2 * ex] = self.delta.get(2 * ex, 0) + ram[x]
+            self.delta[2 * ex + 1] = self.delta.get(2 * ex + 1, 0) - ram[x]
+            if self.reads[ex]:
+                self.set_end(ex, x, self.reads[ex][-1])
+            for p in preds[x]:
+                k = self.newest_before(p, ex)
+                insort(self.reads[k], ex)
+                if ex > self.end[k]:
+                    self.set_end(k, p, ex)
+
+    def run(self, deadline: float | None, max_moves: int | None) -> bool:
+        """Sweep every step; False when a step over the budget has no move, or the deadline or
+        ``max_moves`` moves are passed."""
+        stages, budget, delta, end, preds = self.stages, self.budget, self.delta, self.end, self.problem.preds
+        planned = [len(m) for m in self.made]
+        steps = 0
+        for t in range(len(stages)):
+            stage = stages[t]
+            k = 0
+            while k < len(stage):  # the stage grows when a move recomputes something later in it
+                steps += 1
+                if not steps % 64 and deadline is not None and time.perf_counter() > deadline:
+                    return False
+                x = stage[k]
+                e = event(t, x)
+                self.now = e
+                self.live += delta.pop(2 * e, 0)
+                self.alive[x] = e
+                while self.live > budget:
+                    steps += 1
+                    if not steps % 64 and deadline is not None and time.perf_counter() > deadline:
+                        return False
+                    move = self.best_move(t, x, planned)
+                    if move is None or (max_moves is not None and self.moves >= max_moves):
+                        return False
+                    self.moves += 1
+                    _, t_move, plan = move
+                    self.apply(t_move, plan)
+                    for y in plan:
+                        planned[y] += 1
+                self.live += delta.pop(2 * e + 1, 0)
+                # An instance ends at its last read, a step reading it (or its own step when
+                # nothing reads it); one that a move cut short left ``alive`` in set_end.
+                for p in (*preds[x], x):
+                    inst = self.alive.get(p)
+                    if inst is not None and end[inst] == e:
+                        del self.alive[p]
+                k += 1
+        return True
+
+
+def sweep_shave(
+    problem: Problem,
+    budget: int,
+    cap: int | None = None,
+    stages: list[list[int]] | None = None,
+    deadline: float | None = None,
+    max_moves: int | None = None,
+) -> list[int] | None:
+    """A stage-structured schedule within ``budget`` made in one pass, or None when a step has
+    no move. ``stages`` is the schedule to start from (default: the baseline); ``cap`` bounds
+    the computations of each node; ``deadline`` (a ``time.perf_counter()`` value) and
+    ``max_moves`` give up early.
+
+    A chain 0 -> 1 -> 2 -> 3 -> 4 where node 4 reads node 0 again (memory per step of the
+    baseline: 4, 8, 12, 12, 9): node 0 is recomputed before node 4 instead of held.
+
+    >>> from moccasin.graph.problem import Problem
+    >>> p = Problem("g", (0, 1, 2, 3, 4), (1,) * 5, (4, 4, 4, 4, 1), ((), (0,), (1,), (2,), (0, 3)),
+    ...             ((1, 4), (2,), (3,), (4,), ()), (False,) * 5)
+    >>> sweep_shave(p, budget=9)
+    [0, 1, 2, 3, 0, 4]
+    """
+    stages = [list(st) for st in stages] if stages is not None else [[s] for s in range(problem.n)]
+    state = _Sweep(problem, budget, stages, cap)
+    if not state.run(deadline, max_moves):
+        return None
+    return join_stages(state.stages)
