@@ -59,7 +59,7 @@ class RuinRecreate:
             width = rng.choice((1, 2, 4, 8, 16))
             for t in range(max(0, t0 - width // 2), min(problem.n, t0 + width)):
                 trial[t] = [x for x in trial[t] if x == t]
-        seq = sweep_shave(problem, self.budget, cap=self.cap, stages=trial, max_moves=4 * len(recomputed) + 20)
+        seq = sweep_shave(problem, self.budget, cap=self.cap, stages=trial, max_moves=4 * len(recomputed) + 20, rng=rng)
         if seq is None:
             return False
         seq = drop_redundant(problem, self.budget, prune_unread(problem, seq))

@@ -15,6 +15,7 @@ Steps are named by their event on the stage grid, ``stage (stage + 1) / 2 + node
 
 from __future__ import annotations
 
+import random
 import time
 from bisect import bisect_left, bisect_right, insort
 from math import isqrt
@@ -36,8 +37,8 @@ class _Sweep:
     """The schedule as stages, its instances (named by event) and their reads, and the memory
     level at the current step with the changes pending at later events."""
 
-    def __init__(self, problem: Problem, budget: int, stages: list[list[int]], cap: int | None):
-        self.problem, self.budget, self.cap = problem, budget, cap
+    def __init__(self, problem: Problem, budget: int, stages: list[list[int]], cap: int | None, rng=None):
+        self.problem, self.budget, self.cap, self.rng = problem, budget, cap, rng
         self.stages = stages
         n, preds, ram = problem.n, problem.preds, problem.ram
         self.made: list[list[int]] = [[] for _ in range(n)]  # events computing each node
@@ -62,6 +63,14 @@ class _Sweep:
         self.live = 0  # memory at the current step
         self.now = -1  # the current step's event
         self.alive: dict[int, int] = {}  # node -> its instance alive at the current step
+        # The alive nodes as ranks in the order candidates are tried (cheapest per byte, then
+        # largest), kept sorted so that a move's search needs no sort and can stop early.
+        order = sorted(range(n), key=lambda v: (problem.cost[v] / ram[v] if ram[v] else 0.0, -ram[v], v))
+        self.rank = [0] * n
+        for r, v in enumerate(order):
+            self.rank[v] = r
+        self.node_at = order
+        self.alive_ranks: list[int] = []
         self.moves = 0
 
     def newest_before(self, p: int, q: int) -> int:
@@ -85,8 +94,18 @@ class _Sweep:
         else:  # it now ends before the current step: no longer in memory
             self.live -= size
             if self.alive.get(node) == inst:
-                del self.alive[node]
+                self.kill(node)
         self.end[inst] = new
+
+    def revive(self, node: int, inst: int) -> None:
+        if node not in self.alive:
+            insort(self.alive_ranks, self.rank[node])
+        self.alive[node] = inst
+
+    def kill(self, node: int) -> None:
+        del self.alive[node]
+        ranks = self.alive_ranks
+        del ranks[bisect_left(ranks, self.rank[node])]
 
     def best_move(self, t_now: int, x_now: int, planned: list[int]) -> tuple[tuple, int, list[int]] | None:
         """Shaving's move at the current step: ``(key, stage, nodes)`` or None.
@@ -98,11 +117,11 @@ class _Sweep:
         problem, now, end, reads = self.problem, self.now, self.end, self.reads
         ram, cost, preds, pinned = problem.ram, problem.cost, problem.preds, problem.pinned
         read_now = set(preds[x_now])
-        held = [
-            (u, i) for u, i in self.alive.items()
-            if i < now and end[i] > now and u not in read_now and ram[u] and not pinned[u]
-        ]
-        held.sort(key=lambda ui: cost[ui[0]] / ram[ui[0]])
+        alive, node_at = self.alive, self.node_at
+        held = (
+            (u, alive[u]) for u in (node_at[r] for r in self.alive_ranks)
+            if ram[u] and not pinned[u] and u not in read_now and alive[u] < now and end[alive[u]] > now
+        )
         best = None
         retry = []
         for limit in (FIRST_PLAN, MAX_PLAN):
@@ -118,7 +137,7 @@ class _Sweep:
                     if dcost < 0 and limit == FIRST_PLAN:
                         retry.append((u, i))
                     continue
-                key = (dcost / ram[u], -ram[u])
+                key = (dcost / ram[u] * (1 + 0.5 * self.rng.random() if self.rng else 1), -ram[u])
                 if best is None or key < best[0]:
                     best = (key, t, plan)
         return best
@@ -126,32 +145,41 @@ class _Sweep:
     def _plan(self, u, t, t_now, x_now, planned, limit, bound):
         """The nodes to recompute in stage ``t`` for ``u``, and their cost; ``(None, -1)`` when
         the plan outgrows ``limit`` nodes, ``(None, 0)`` when it cannot be made or costs at
-        least ``bound``."""
-        problem, now, end = self.problem, self.now, self.end
+        least ``bound``. A node is checked and counted when it joins the plan, so a plan that
+        loses stops as early as it can."""
+        problem, now, alive, made = self.problem, self.now, self.alive, self.made
         cost, preds, pinned, cap = problem.cost, problem.preds, problem.pinned, self.cap
         stage = self.stages[t]
-        plan, dcost = [], 0
+
+        def blocked(x: int) -> bool:
+            k = bisect_left(stage, x)
+            return (k < len(stage) and stage[k] == x) or pinned[x] or (cap is not None and planned[x] >= cap)
+
+        if blocked(u):
+            return None, 0
+        plan, dcost = [u], cost[u]
+        if bound is not None and dcost >= bound:
+            return None, 0
         todo, seen = [u], {u}
         while todo:
             x = todo.pop()
-            k = bisect_left(stage, x)
-            if (k < len(stage) and stage[k] == x) or pinned[x] or (cap is not None and planned[x] >= cap):
-                return None, 0
-            plan.append(x)
-            dcost += cost[x]
-            if bound is not None and dcost >= bound:
-                return None, 0
-            if len(plan) > limit:
-                return None, -1
             q = event(t, x)
             for p in preds[x]:
-                if p in seen:
+                # Alive across the current step (``alive`` holds exactly the instances read at
+                # or after it), or computed again after it and before ``q``: nothing stretches back.
+                if p in alive or p in seen:
                     continue
-                k = self.newest_before(p, q)
-                if k >= now or end[k] >= now:
-                    continue  # alive across the current step anyway: nothing stretches back
+                steps = made[p]
+                if steps[bisect_left(steps, q) - 1] >= now:
+                    continue
                 if t == t_now and p <= x_now:
                     return None, 0  # it would have to stretch across steps already passed
+                dcost += cost[p]
+                if (bound is not None and dcost >= bound) or blocked(p):
+                    return None, 0
+                plan.append(p)
+                if len(plan) > limit:
+                    return None, -1
                 seen.add(p)
                 todo.append(p)
         return plan, dcost
@@ -197,7 +225,7 @@ class _Sweep:
                 e = event(t, x)
                 self.now = e
                 self.live += delta.pop(2 * e, 0)
-                self.alive[x] = e
+                self.revive(x, e)
                 while self.live > budget:
                     steps += 1
                     if not steps % 64 and deadline is not None and time.perf_counter() > deadline:
@@ -216,7 +244,7 @@ class _Sweep:
                 for p in (*preds[x], x):
                     inst = self.alive.get(p)
                     if inst is not None and end[inst] == e:
-                        del self.alive[p]
+                        self.kill(p)
                 k += 1
         return True
 
@@ -228,11 +256,14 @@ def sweep_shave(
     stages: list[list[int]] | None = None,
     deadline: float | None = None,
     max_moves: int | None = None,
+    rng: random.Random | None = None,
 ) -> list[int] | None:
     """A stage-structured schedule within ``budget`` made in one pass, or None when a step has
     no move. ``stages`` is the schedule to start from (default: the baseline); ``cap`` bounds
     the computations of each node; ``deadline`` (a ``time.perf_counter()`` value) and
-    ``max_moves`` give up early.
+    ``max_moves`` give up early. ``rng`` perturbs the choice of moves (each move's cost per
+    byte is scaled by a random factor in [1, 1.5), as in peak shaving; pruning stays exact,
+    since a factor of at least 1 never makes a pruned candidate better).
 
     A chain 0 -> 1 -> 2 -> 3 -> 4 where node 4 reads node 0 again (memory per step of the
     baseline: 4, 8, 12, 12, 9): node 0 is recomputed before node 4 instead of held.
@@ -244,7 +275,7 @@ def sweep_shave(
     [0, 1, 2, 3, 0, 4]
     """
     stages = [list(st) for st in stages] if stages is not None else [[s] for s in range(problem.n)]
-    state = _Sweep(problem, budget, stages, cap)
+    state = _Sweep(problem, budget, stages, cap, rng)
     if not state.run(deadline, max_moves):
         return None
     return join_stages(state.stages)
