@@ -302,8 +302,9 @@ def write(args, results, started, out):
         "Commands: " + "; then ".join(f"`{c}`" for c in args.commands) + " (with --merge, the later run's models replace the earlier's).",
         "",
         f"Machine: {platform.machine()} Linux, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        f"Python {platform.python_version()}; wall time of the last command {time.time() - started:.0f} s. "
-        "Shared 2-core CPU with other jobs running: step times are noisy.",
+        f"Python {platform.python_version()}, {os.cpu_count()} cores; wall time of the last command "
+        f"{time.time() - started:.0f} s. Step times on a small shared VM move by several points from run to run; "
+        f"differences of at most {NOISE_PT:g} points are read as equal (the verdict's 'within noise').",
         "",
         "Every model computes its loss inside the module (bench/baselines.py `prepare`); a step is "
         "`module(*inputs).backward()` with gradients pre-allocated. Peaks: bytes allocated during the step "
