@@ -54,6 +54,8 @@ from moccasin.torch.zoo import ZOO  # noqa: E402
 from peaks import AllocatorMeter  # noqa: E402
 from timing import interleaved_times, overhead_percent  # noqa: E402
 
+#: Where the hand-written reading of the table starts in the .md (kept on re-rendering).
+HAND_WRITTEN = "## Reading the table"
 MIB = 2**20
 TOL = 1.002  # a measured peak within 0.2% of the target counts as equal
 
@@ -355,7 +357,10 @@ def write(args, results, started, out):
             f"smallest budget found {mib(res['smallest_budget'])} MiB ({res['smallest_how']}); {res['seconds']:.0f} s."
             + ("".join(f" {n}." for n in res["notes"])))
     lines += ["", "Per model:", ""] + notes
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    md = out.with_suffix(".md")
+    # A section written by hand after a run (from HAND_WRITTEN on) is kept when the table is rewritten.
+    kept = md.read_text().partition(HAND_WRITTEN)[1:] if md.exists() else ("", "")
+    md.write_text("\n".join(lines) + "\n" + ("\n" + "".join(kept) if kept[0] else ""))
     out.with_suffix(".json").write_text(json.dumps(dict(commands=args.commands, rounds=args.rounds, time_limit=args.time_limit,
                                                         threads=torch.get_num_threads(), wall_s=time.time() - started,
                                                         machine=platform.platform(),

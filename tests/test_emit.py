@@ -11,7 +11,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 import moccasin  # noqa: E402
-from moccasin.torch.emit import EmitError, build_graphs, count_ops, split_schedule  # noqa: E402
+from moccasin.torch.emit import EmitError, boxed, build_graphs, count_ops, split_schedule  # noqa: E402
 from moccasin.torch.measure import MemoryMeter  # noqa: E402
 from moccasin.torch.trace import trace_step  # noqa: E402
 from moccasin.torch.wrap import PlanError  # noqa: E402
@@ -266,6 +266,7 @@ def test_verify_catches_a_wrong_plan(monkeypatch):
             doubled = g.call_function(torch.ops.aten.mul.Tensor, (first, 2))
         out.args = ((doubled, *out.args[0][1:]),)
         graphs["forward"].recompile()
+        boxed(graphs["forward"])  # what verify runs: the graph's compiled callable
         return fn, graphs
 
     monkeypatch.setattr(W, "compile_plan", corrupt)

@@ -43,7 +43,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import Simulation, baseline, simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
-from moccasin.solvers.greedy import prune_unread
+from moccasin.solvers.drop import prune_unread
 
 #: Segment-memory thresholds the greedy tries, as fractions of the total size of the candidates.
 GREEDY_STEPS = 40

@@ -7,7 +7,8 @@ stage-structured. Memory changes only between the previous instance's last read 
 where that instance now stays (``+ram[x]``), and for inputs whose instance step ``k`` read
 last, which now end at their previous read (``-ram[p]`` up to ``k``); from ``k`` on the previous
 instance replaces the removed one. Step ``k``'s own memory is kept as it was (an upper
-estimate). A removal is kept when the estimate stays within the budget.
+estimate). A removal is kept when the estimate stays within the budget. :func:`prune_unread`
+removes recomputations no step reads at all (memory only goes down).
 """
 
 from __future__ import annotations
@@ -83,3 +84,19 @@ def _one_pass(problem: Problem, budget: int, sequence: list[int]) -> list[int]:
         return sequence
     out = [v for k, v in enumerate(sequence) if k not in dropped]
     return out if simulate_indices(problem, out).peak <= budget else sequence
+
+
+def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
+    """Drop recomputations whose output nobody reads (repeatedly); first computations stay."""
+    while True:
+        sim = simulate_indices(problem, seq)
+        seen: set[int] = set()
+        keep = []
+        for i, v in enumerate(seq):
+            first = v not in seen
+            seen.add(v)
+            if first or sim.last_read[i] > i:
+                keep.append(v)
+        if len(keep) == len(seq):
+            return seq
+        seq = keep

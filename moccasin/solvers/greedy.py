@@ -15,7 +15,7 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
-from moccasin.solvers.drop import drop_redundant
+from moccasin.solvers.drop import drop_redundant, prune_unread
 from moccasin.solvers.shaving import shave
 from moccasin.solvers.sweep_shaving import sweep_shave
 
@@ -89,22 +89,6 @@ def greedy_sequence(
                     resident.discard(u)
                     mem -= ram[u]
     return prune_unread(problem, seq)
-
-
-def prune_unread(problem: Problem, seq: list[int]) -> list[int]:
-    """Drop recomputations whose output nobody reads (repeatedly); first computations stay."""
-    while True:
-        sim = simulate_indices(problem, seq)
-        seen: set[int] = set()
-        keep = []
-        for i, v in enumerate(seq):
-            first = v not in seen
-            seen.add(v)
-            if first or sim.last_read[i] > i:
-                keep.append(v)
-        if len(keep) == len(seq):
-            return seq
-        seq = keep
 
 
 def best_greedy(

@@ -13,8 +13,7 @@ import random
 from moccasin.graph.problem import Problem
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.schedule.stages import join_stages, split_stages
-from moccasin.solvers.drop import drop_redundant
-from moccasin.solvers.greedy import prune_unread
+from moccasin.solvers.drop import drop_redundant, prune_unread
 from moccasin.solvers.sweep_shaving import sweep_shave
 
 

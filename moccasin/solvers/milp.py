@@ -67,7 +67,8 @@ from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.cpsat import ReportingCallback
 from moccasin.solvers.cpsat import run_search as _search
 from moccasin.schedule.stages import stage_of
-from moccasin.solvers.greedy import best_greedy, prune_unread
+from moccasin.solvers.drop import prune_unread
+from moccasin.solvers.greedy import best_greedy
 
 #: Bytes per variable, row and nonzero a backend needs while solving, from the peak RSS of
 #: runs on the paper graphs (2 workers, 20-60 s; the search tree grows with time, so rounded up):

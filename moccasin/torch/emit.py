@@ -6,7 +6,7 @@ the forward graph, the rest the backward graph. Every step becomes a fresh copy 
 fx node whose inputs are the *newest* instances of its input nodes, so a recomputation reads
 recomputed values, exactly as the simulator assumes. The forward returns the model's outputs
 followed by the saved values: every forward instance (and every parameter or input) that a
-backward step still reads. FX's generated code drops each value after its last use, so the
+backward step still reads. The generated code (``codegen.py``) drops each value after its last use, so the
 node order of both graphs is the memory behaviour the planner predicted.
 
 Nodes the tracer marked ``no_recompute`` (reads of buffers the step mutates, random ops that
@@ -31,6 +31,7 @@ import torch
 import torch.fx as fx
 
 from moccasin.errors import MoccasinError
+from moccasin.torch.codegen import compile_boxed
 from moccasin.torch.marks import is_training_batch_norm
 
 
@@ -48,7 +49,7 @@ class EmitPlan:
     recomputed: Counter = field(default_factory=Counter)  #: joint name -> extra computations
     #: joint names whose forward instance the backward reads (filled by :func:`build_graphs`)
     saved: list[str] = field(default_factory=list)
-    #: random ops whose recomputations replay their generator state (``TracedStep.replay``)
+    #: random ops the schedule recomputes, replaying their generator state (of ``TracedStep.replay``)
     replay: set = field(default_factory=set)
 
     @property
@@ -112,7 +113,8 @@ def split_schedule(step, sequence: list) -> EmitPlan:
     }
     return EmitPlan(
         forward_steps=forward, backward_steps=backward, alias_of=alias_of, recomputed=recomputed,
-        replay=set(getattr(step, "replay", ())),
+        # Only random ops the schedule runs again need their generator state saved.
+        replay={name for name in getattr(step, "replay", ()) if recomputed[name]},
     )
 
 
@@ -438,23 +440,13 @@ def build_graphs(
 def boxed(gm: fx.GraphModule) -> Callable[[list], Any]:
     """An eager callable in AOTAutograd's boxed convention that drops its argument list early.
 
-    The generated code unpacks the list and clears it, so a saved value is freed at its last
-    use in the graph rather than when the call returns.
+    The code (``codegen.py``) unpacks the list and clears it, so a saved value is freed at its
+    last use in the graph rather than when the call returns; it calls each ATen op's C++ entry
+    point directly. The callable is also kept as ``gm.moccasin_run``.
     """
-    try:
-        from torch.fx.graph import _BoxedCodeGen
-
-        gm.graph.set_codegen(_BoxedCodeGen())
-        gm.recompile()
-
-        def run(args: list) -> Any:
-            return gm(args)
-
-    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other torch releases
-        def run(args: list) -> Any:
-            return fx.Interpreter(gm).boxed_run(args)
-
+    run = compile_boxed(gm)
     run._boxed_call = True  # type: ignore[attr-defined]
+    gm.moccasin_run = run
     return run
 
 

@@ -15,7 +15,7 @@ import torch.fx as fx
 
 
 def last_uses(graph: fx.Graph) -> dict[str, list[str]]:
-    """For each node name, the values whose last use it is (FX codegen frees them there too)."""
+    """For each node name, the values whose last use it is (the emitted code frees them there too)."""
     seen: set[str] = set()
     frees: dict[str, list[str]] = {}
     for node in reversed(graph.nodes):

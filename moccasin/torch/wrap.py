@@ -106,9 +106,10 @@ def state_getter(module: nn.Module, key: str, kind: str) -> Callable[[], torch.T
 
 
 def _call_graph(gm, args: list):
-    """Call an emitted GraphModule, whether its code takes a boxed argument list or not."""
-    if type(gm.graph._codegen).__name__ == "_BoxedCodeGen":
-        return gm(list(args))
+    """Call an emitted GraphModule as it runs in training (its boxed callable), else FX's code."""
+    run = getattr(gm, "moccasin_run", None)
+    if run is not None:
+        return run(list(args))
     return gm(*args)
 
 
@@ -182,6 +183,8 @@ class MoccasinModule(nn.Module):
         self._moccasin_solver_options = dict(solver_options)
         self._moccasin_plans: dict[tuple, CompiledPlan] = {}
         self._moccasin_last: CompiledPlan | None = None
+        #: getters of the module's parameters, for the plan key (walking modules each step is slow)
+        self._moccasin_params: list[Callable[[], torch.Tensor]] | None = None
 
     # -- drop-in behaviour -------------------------------------------------------------
     def __getattr__(self, name: str):
@@ -214,8 +217,7 @@ class MoccasinModule(nn.Module):
 
     # -- planning ----------------------------------------------------------------------
     def _plan_for(self, args: tuple) -> CompiledPlan:
-        key = input_key(args)
-        key = (key, tuple(p.requires_grad for p in self.module.parameters()))
+        key = (input_key(args), self._requires_grad())
         plan = self._moccasin_plans.get(key)
         if plan is None:
             name = type(self.module).__name__
@@ -235,6 +237,16 @@ class MoccasinModule(nn.Module):
         self._moccasin_last = plan
         plan.report["plans_cached"] = len(self._moccasin_plans)
         return plan
+
+    def _requires_grad(self) -> tuple:
+        """``requires_grad`` of every parameter (part of a plan's key: freezing one re-plans)."""
+        if self._moccasin_params is not None:
+            try:
+                return tuple(get().requires_grad for get in self._moccasin_params)
+            except (KeyError, AttributeError):  # a parameter was removed: look them up again
+                pass
+        self._moccasin_params = [state_getter(self.module, k, "param") for k, _ in self.module.named_parameters()]
+        return tuple(get().requires_grad for get in self._moccasin_params)
 
     def _make_plan(self, key: tuple, args: tuple) -> CompiledPlan:
         started = time.perf_counter()
