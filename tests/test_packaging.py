@@ -23,3 +23,16 @@ def test_planner_does_not_import_torch():
 
     code = "import sys, moccasin, moccasin_cli.main; moccasin_cli.main.build_parser(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_or_tools_waits_for_the_first_schedule():
+    """Importing the planner and the CLI leaves OR-Tools (and the pandas it pulls in, ~0.4 s)
+    unimported: the CP solver imports it once its starting schedule exists, the MILP on use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, moccasin, moccasin_cli.main; moccasin_cli.main.build_parser(); "
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('ortools', 'pandas')]; assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
