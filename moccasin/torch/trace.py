@@ -15,6 +15,7 @@ the gradients, new BatchNorm statistics) are read by the sink, a zero-cost, zero
 from __future__ import annotations
 
 import contextlib
+import warnings
 import operator
 import logging
 from dataclasses import dataclass, field
@@ -127,6 +128,26 @@ def _export(model: torch.nn.Module, inputs: tuple, stack: contextlib.ExitStack):
         quiet.setLevel(level)
 
 
+#: Ops whose outputs can be undefined tensors at run time (None in Python) though tracing saw
+#: tensors, and whose backward ops take them as plain ``Tensor`` arguments: no Python code can
+#: pass them on, so a graph holding one cannot be emitted.
+UNDEFINED_OUTPUTS = ("aten.mkldnn_rnn_layer.default",)
+
+
+def _native_rnns(model: torch.nn.Module):
+    """Trace RNN modules without oneDNN: with it, CPU LSTM training runs ``mkldnn_rnn_layer``,
+    which returns an undefined workspace for its backward (:data:`UNDEFINED_OUTPUTS`); without
+    it, ``aten.lstm`` decomposes into per-step matmuls and pointwise ops that the planner can
+    schedule (and recompute) one time step at a time."""
+    stack = contextlib.ExitStack()
+    if any(isinstance(m, torch.nn.RNNBase) for m in model.modules()):
+        # Setting the flags warns about TF32 on Intel GPUs, which has nothing to do with this.
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", message=".*TF32 acceleration on top of oneDNN.*")
+        stack.enter_context(torch.backends.mkldnn.flags(enabled=False))
+    return stack
+
+
 def trace_step(
     model: torch.nn.Module,
     *example_inputs,
@@ -152,7 +173,8 @@ def trace_step(
     stack = contextlib.ExitStack() if own_stack else stack
     try:
         _, unset_fake = joint_export_api()
-        joint = _export(model, tuple(example_inputs), stack)
+        with _native_rnns(model):
+            joint = _export(model, tuple(example_inputs), stack)
         with unset_fake():
             step = _build(joint, name or f"{type(model).__name__}_train", replay_random)
     finally:
@@ -249,6 +271,11 @@ def _build(joint, name: str, replay_random: bool = True) -> TracedStep:
     """Analyse the exported joint graph: placeholders, outputs, storage, marks, costs."""
     gm: fx.GraphModule = joint.graph_module
     graph = gm.graph
+    for n in graph.nodes:
+        if n.op == "call_function" and str(n.target) in UNDEFINED_OUTPUTS:
+            raise InputError(f"cannot trace {name}: {n.target} returns tensors that can be undefined at run time, "
+                             "which its backward needs and the emitted code cannot pass on (moccasin.wrap and moccasin.trace "
+                             "trace torch.nn.LSTM/GRU/RNN modules without oneDNN to avoid it)")
     placeholders = [(n.name, *_kind(n.meta.get("desc"))) for n in graph.nodes if n.op == "placeholder"]
     output = next(n for n in graph.nodes if n.op == "output")
     outs = list(output.args[0])
