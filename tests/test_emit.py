@@ -539,3 +539,24 @@ def test_lstm_trains_under_a_budget():
     assert ours.peak <= 1.05 * r["budget_bytes"]
     for p, q in zip(model.parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_autocast_gets_its_own_plan():
+    """A plan traced without autocast fails under it (the emitted matmul meets bfloat16 and
+    float32 inputs): autocast is part of the plan key, and the plan traced under it matches eager."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 64), nn.GELU(), nn.Linear(64, 64), nn.GELU(), nn.Linear(64, 4))
+    ref = copy.deepcopy(model)
+    x = torch.randn(32, 16)
+    w = moccasin.wrap(model, x, budget=0.9, time_limit=5, verify=True)
+    for m in (w, ref):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = m(x)
+        assert out.dtype == torch.bfloat16
+        out.float().pow(2).sum().backward()
+    assert w.moccasin_report()["plans_cached"] == 2
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(p.grad, q.grad)
+    frozen = moccasin.wrap(copy.deepcopy(ref), x, budget=0.9, time_limit=5, replan=False)
+    with pytest.raises(PlanError, match="autocast"), torch.autocast("cpu", dtype=torch.bfloat16):
+        frozen(x)

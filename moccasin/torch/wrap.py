@@ -82,6 +82,16 @@ def input_key(args: tuple) -> tuple:
     return (str(spec), tuple(parts))
 
 
+def autocast_key() -> tuple:
+    """The autocast dtype of each device type where autocast is on: the traced ops (and so the
+    plan) depend on it, and a plan traced without it fails under it."""
+    return tuple(
+        (device, str(torch.get_autocast_dtype(device)).replace("torch.", ""))
+        for device in ("cpu", "cuda")
+        if torch.is_autocast_enabled(device)
+    )
+
+
 def describe_key(key: tuple) -> str:
     shown = []
     for p in key[1]:
@@ -217,20 +227,24 @@ class MoccasinModule(nn.Module):
 
     # -- planning ----------------------------------------------------------------------
     def _plan_for(self, args: tuple) -> CompiledPlan:
-        key = (input_key(args), self._requires_grad())
+        key = (input_key(args), self._requires_grad(), autocast_key())
         plan = self._moccasin_plans.get(key)
         if plan is None:
             name = type(self.module).__name__
+
+            def shown(k: tuple) -> str:
+                return describe_key(k[0]) + "".join(f" under {d} autocast ({t})" for d, t in k[2])
+
             if self._moccasin_plans and not self._moccasin_replan:
-                known = "; ".join(describe_key(k[0]) for k in self._moccasin_plans)
+                known = "; ".join(shown(k) for k in self._moccasin_plans)
                 raise PlanError(
-                    f"moccasin.wrap({name}): no plan for inputs {describe_key(key[0])} (planned: {known}) "
+                    f"moccasin.wrap({name}): no plan for inputs {shown(key)} (planned: {known}) "
                     f"and re-planning is disabled (replan=False); wrap with replan=True or feed a planned shape"
                 )
             if self._moccasin_plans:
-                log.warning("moccasin: new input shapes %s for %s: re-planning", describe_key(key[0]), name)
+                log.warning("moccasin: new inputs %s for %s: re-planning", shown(key), name)
             else:
-                log.info("moccasin: planning %s for inputs %s", name, describe_key(key[0]))
+                log.info("moccasin: planning %s for inputs %s", name, shown(key))
             plan = self._make_plan(key, args)
             self._moccasin_plans[key] = plan
             log.info("moccasin: %s", str(plan.report).replace("\n", "\n  "))
