@@ -68,7 +68,7 @@ def main() -> None:
             outs = list(forward(list(primals)))
             mid = time.perf_counter()
             saved = outs[len(outs) - n_saved:] if n_saved else []
-            grads_out = [torch.ones(n.meta['val'].shape, dtype=n.meta['val'].dtype) for n in tangents]
+            grads_out = [torch.ones(n.meta["val"].shape, dtype=n.meta["val"].dtype) for n in tangents]
             backward([*saved, *grads_out])
             return mid - start, time.perf_counter() - mid
 

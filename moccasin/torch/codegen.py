@@ -31,12 +31,11 @@ from moccasin.torch.execute import last_uses
 
 
 class _Source:
-    """Source lines and the globals they refer to."""
+    """The globals generated source refers to, and the source text of fx arguments."""
 
     def __init__(self) -> None:
         self.globals: dict[str, Any] = {}
         self.ids: dict[int, str] = {}  # id(object) -> its global name
-        self.lines: list[str] = []
 
     def bind(self, obj: Any, hint: str) -> str:
         """A global name for ``obj`` (the same name for the same object)."""

@@ -6,8 +6,8 @@ the forward graph, the rest the backward graph. Every step becomes a fresh copy 
 fx node whose inputs are the *newest* instances of its input nodes, so a recomputation reads
 recomputed values, exactly as the simulator assumes. The forward returns the model's outputs
 followed by the saved values: every forward instance (and every parameter or input) that a
-backward step still reads. The generated code (``codegen.py``) drops each value after its last use, so the
-node order of both graphs is the memory behaviour the planner predicted.
+backward step still reads. The generated code (``codegen.py``) drops each value after its last
+use, so the node order of both graphs is the memory behaviour the planner predicted.
 
 Nodes the tracer marked ``no_recompute`` (reads of buffers the step mutates, random ops that
 cannot be replayed) must appear once in the schedule; :func:`split_schedule` refuses a schedule

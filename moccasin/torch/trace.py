@@ -15,9 +15,9 @@ the gradients, new BatchNorm statistics) are read by the sink, a zero-cost, zero
 from __future__ import annotations
 
 import contextlib
-import warnings
-import operator
 import logging
+import operator
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 

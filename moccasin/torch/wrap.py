@@ -24,7 +24,7 @@ from moccasin.api import solve
 from moccasin.errors import InputError, MoccasinError
 from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
-from moccasin.torch.emit import EmitPlan, compile_plan, early_grad_graph, split_schedule
+from moccasin.torch.emit import EmitPlan, boxed, compile_plan, early_grad_graph, split_schedule
 from moccasin.torch.execute import run_graph
 from moccasin.torch.trace import TracedStep, trace_step
 
@@ -116,11 +116,10 @@ def state_getter(module: nn.Module, key: str, kind: str) -> Callable[[], torch.T
 
 
 def _call_graph(gm, args: list):
-    """Call an emitted GraphModule as it runs in training (its boxed callable), else FX's code."""
-    run = getattr(gm, "moccasin_run", None)
-    if run is not None:
-        return run(list(args))
-    return gm(*args)
+    """Call an emitted GraphModule through the code it runs in training (``emit.boxed``). The
+    backward's callable is made on the copy AOTAutograd compiles, so it is made here on first use."""
+    run = getattr(gm, "moccasin_run", None) or boxed(gm)
+    return run(list(args))
 
 
 def plan_schedule(graph, budget, time_limit: float, solver_options: dict) -> Schedule:
