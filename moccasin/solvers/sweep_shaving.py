@@ -28,9 +28,7 @@ MAX_PLAN = 64
 FIRST_PLAN = 4
 
 
-def _stage(e: int) -> int:
-    """The stage of event ``e``."""
-    return (isqrt(8 * e + 1) - 1) // 2
+INF = float("inf")
 
 
 class _Sweep:
@@ -60,6 +58,9 @@ class _Sweep:
                 self.end[e] = last
                 self.delta[2 * e] = self.delta.get(2 * e, 0) + ram[x]
                 self.delta[2 * last + 1] = self.delta.get(2 * last + 1, 0) - ram[x]
+        # Each node's first instance at or after the current step (a list lookup where the
+        # plans would bisect ``made``); infinity when there is none.
+        self.upcoming = [m[0] if m else INF for m in self.made]
         self.live = 0  # memory at the current step
         self.now = -1  # the current step's event
         self.alive: dict[int, int] = {}  # node -> its instance alive at the current step
@@ -118,71 +119,85 @@ class _Sweep:
         ram, cost, preds, pinned = problem.ram, problem.cost, problem.preds, problem.pinned
         read_now = set(preds[x_now])
         alive, node_at = self.alive, self.node_at
-        held = (
-            (u, alive[u]) for u in (node_at[r] for r in self.alive_ranks)
-            if ram[u] and not pinned[u] and u not in read_now and alive[u] < now and end[alive[u]] > now
-        )
-        best = None
-        retry = []
-        for limit in (FIRST_PLAN, MAX_PLAN):
-            for u, i in (held if limit == FIRST_PLAN else retry):
-                if best is not None and (cost[u] / ram[u], -ram[u]) >= best[0]:
-                    break  # every later candidate costs at least as much per byte
+
+        def first_tries():
+            """Outputs held across the current step for a later read, cheapest per byte first,
+            with the stage of that read."""
+            for r in self.alive_ranks:
+                u = node_at[r]
+                i = alive[u]
+                if not ram[u] or pinned[u] or u in read_now or i >= now or end[i] <= now:
+                    continue
                 r_list = reads[i]
-                t = _stage(r_list[bisect_right(r_list, now)])  # stage of the next read
+                t = (isqrt(8 * r_list[bisect_right(r_list, now)] + 1) - 1) // 2  # stage of the next read
                 if t == t_now and u <= x_now:
                     continue  # the recomputation would land before the current step
-                plan, dcost = self._plan(u, t, t_now, x_now, planned, limit, None if best is None else best[0][0] * ram[u])
-                if plan is None:
-                    if dcost < 0 and limit == FIRST_PLAN:
-                        retry.append((u, i))
+                yield u, t, None
+
+        retry: list = []  # plans that outgrew FIRST_PLAN nodes, resumed where they stopped
+        best = self._search(first_tries(), FIRST_PLAN, None, retry, t_now, x_now, planned)
+        return self._search(retry, MAX_PLAN, best, None, t_now, x_now, planned)
+
+    def _search(self, candidates, limit, best, retry, t_now, x_now, planned):
+        """The cheapest move per byte among ``candidates`` (``(u, stage, resume)``, cheapest per
+        byte first) and ``best``. A candidate's plan is the nodes to recompute in its stage: it
+        and, recursively, its inputs whose lifetime would otherwise stretch back across the
+        current step. A node is checked and counted when it joins the plan, so a plan that
+        loses stops as early as it can. A plan that outgrows ``limit`` nodes goes to ``retry``
+        with its state (``resume``) when ``retry`` is a list, else is dropped. (The sweep's hot
+        loop: helpers are inlined.)"""
+        problem, now, alive, upcoming, stages, rng = self.problem, self.now, self.alive, self.upcoming, self.stages, self.rng
+        ram, cost, preds, pinned, cap = problem.ram, problem.cost, problem.preds, problem.pinned, self.cap
+        for u, t, resume in candidates:
+            if best is None:
+                bound = INF
+            else:
+                if (cost[u] / ram[u], -ram[u]) >= best[0]:
+                    break  # every later candidate costs at least as much per byte
+                bound = best[0][0] * ram[u]
+            stage = stages[t]
+            size = len(stage)
+            base = t * (t + 1) // 2  # event(t, x) == base + x
+            same = t == t_now
+            if resume is None:
+                k = bisect_left(stage, u)
+                if (k < size and stage[k] == u) or pinned[u] or (cap is not None and planned[u] >= cap):
                     continue
-                key = (dcost / ram[u] * (1 + 0.5 * self.rng.random() if self.rng else 1), -ram[u])
+                dcost = cost[u]
+                plan, todo = [u], [u]
+            else:
+                plan, dcost, todo = resume
+            if dcost >= bound:
+                continue
+            ok = True
+            while todo and ok:
+                if len(plan) > limit:
+                    if retry is not None:
+                        retry.append((u, t, (plan, dcost, todo)))
+                    ok = False
+                    break
+                q = base + todo.pop()
+                for p in preds[q - base]:
+                    # Alive across the current step (``alive`` holds exactly the instances read
+                    # at or after it), or computed again after it and before ``q``: nothing
+                    # stretches back.
+                    if p in alive or p in plan or upcoming[p] < q:
+                        continue
+                    dcost += cost[p]
+                    if (same and p <= x_now) or dcost >= bound:
+                        ok = False  # stretches across steps already passed, or loses
+                        break
+                    k = bisect_left(stage, p)
+                    if (k < size and stage[k] == p) or pinned[p] or (cap is not None and planned[p] >= cap):
+                        ok = False
+                        break
+                    plan.append(p)
+                    todo.append(p)
+            if ok:
+                key = (dcost / ram[u] * (1 + 0.5 * rng.random() if rng else 1), -ram[u])
                 if best is None or key < best[0]:
                     best = (key, t, plan)
         return best
-
-    def _plan(self, u, t, t_now, x_now, planned, limit, bound):
-        """The nodes to recompute in stage ``t`` for ``u``, and their cost; ``(None, -1)`` when
-        the plan outgrows ``limit`` nodes, ``(None, 0)`` when it cannot be made or costs at
-        least ``bound``. A node is checked and counted when it joins the plan, so a plan that
-        loses stops as early as it can."""
-        problem, now, alive, made = self.problem, self.now, self.alive, self.made
-        cost, preds, pinned, cap = problem.cost, problem.preds, problem.pinned, self.cap
-        stage = self.stages[t]
-
-        def blocked(x: int) -> bool:
-            k = bisect_left(stage, x)
-            return (k < len(stage) and stage[k] == x) or pinned[x] or (cap is not None and planned[x] >= cap)
-
-        if blocked(u):
-            return None, 0
-        plan, dcost = [u], cost[u]
-        if bound is not None and dcost >= bound:
-            return None, 0
-        todo, seen = [u], {u}
-        while todo:
-            x = todo.pop()
-            q = event(t, x)
-            for p in preds[x]:
-                # Alive across the current step (``alive`` holds exactly the instances read at
-                # or after it), or computed again after it and before ``q``: nothing stretches back.
-                if p in alive or p in seen:
-                    continue
-                steps = made[p]
-                if steps[bisect_left(steps, q) - 1] >= now:
-                    continue
-                if t == t_now and p <= x_now:
-                    return None, 0  # it would have to stretch across steps already passed
-                dcost += cost[p]
-                if (bound is not None and dcost >= bound) or blocked(p):
-                    return None, 0
-                plan.append(p)
-                if len(plan) > limit:
-                    return None, -1
-                seen.add(p)
-                todo.append(p)
-        return plan, dcost
 
     def apply(self, t: int, plan: list[int]) -> None:
         """Insert the recomputations of ``plan`` into stage ``t`` and update reads and memory."""
@@ -192,6 +207,8 @@ class _Sweep:
             insort(self.stages[t], x)
             old = self.newest_before(x, ex)
             insort(self.made[x], ex)
+            if ex < self.upcoming[x]:
+                self.upcoming[x] = ex
             rs = self.reads[old]
             cut = bisect_right(rs, ex)
             self.reads[ex] = rs[cut:]
@@ -245,6 +262,9 @@ class _Sweep:
                     inst = self.alive.get(p)
                     if inst is not None and end[inst] == e:
                         self.kill(p)
+                mine = self.made[x]
+                j = bisect_right(mine, e)
+                self.upcoming[x] = mine[j] if j < len(mine) else INF
                 k += 1
         return True
 
