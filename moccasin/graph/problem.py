@@ -71,6 +71,9 @@ class Problem:
     #: item of a multi-output op, which exists from the op's step on; its other inputs are the
     #: op's, kept alive through the op's step); see :mod:`moccasin.schedule.attach`.
     attached: tuple[bool, ...] = ()
+    #: The nodes that may never run twice (``no_recompute``); empty: ``pinned``.
+    #: :meth:`items_pinned` pins more nodes than these, for the heuristics' moves only.
+    no_recompute: tuple[bool, ...] = ()
 
     @classmethod
     def from_graph(cls, G: nx.DiGraph) -> "Problem":
@@ -125,7 +128,7 @@ class Problem:
         if not any(self.attached):
             return self
         pinned = tuple(p or (a and r > 0) for p, a, r in zip(self.pinned, self.attached, self.ram))
-        return dataclasses.replace(self, pinned=pinned)
+        return dataclasses.replace(self, pinned=pinned, no_recompute=self.no_recompute or self.pinned)
 
     def to_ids(self, sequence) -> list:
         return [self.ids[i] for i in sequence]

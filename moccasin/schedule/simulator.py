@@ -57,8 +57,9 @@ def simulate_indices(problem: Problem, sequence, *, require_all: bool = True) ->
     if require_all and 0 in runs:
         missing = next(problem.ids[v] for v in range(n) if runs[v] == 0)
         raise InvalidSchedule(f"node {missing!r} is never computed")
+    never = problem.no_recompute or problem.pinned
     for v in range(n):
-        if problem.pinned[v] and runs[v] > 1:
+        if never[v] and runs[v] > 1:
             raise InvalidSchedule(f"node {problem.ids[v]!r} is marked no_recompute but runs {runs[v]} times")
     delta = [0] * (length + 1)
     for i, v in enumerate(sequence):

@@ -62,10 +62,12 @@ def candidates(problem: Problem) -> list[int]:
     return readable
 
 
-def checkpoint_schedule(problem: Problem, kept: set[int]) -> list[int]:
-    """The stage-structured schedule of checkpoint set ``kept`` (see module docstring)."""
+def checkpoint_schedule(problem: Problem, kept: set[int], positions: list[int] | None = None) -> list[int]:
+    """The stage-structured schedule of checkpoint set ``kept`` (see module docstring).
+    ``positions`` are the segment boundaries (default: the checkpoints themselves); a boundary
+    ``t`` ends a segment after stage ``t``."""
     n, preds = problem.n, problem.preds
-    positions = sorted(kept)
+    positions = sorted(kept) if positions is None else sorted(positions)
     made = [-1] * n  # stage of the newest instance of each node
     seq: list[int] = []
 

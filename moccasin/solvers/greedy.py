@@ -15,7 +15,9 @@ from moccasin.graph.problem import Problem
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
+from moccasin.schedule.attach import attach
 from moccasin.solvers.drop import drop_redundant, prune_unread
+from moccasin.solvers.segments import segment_schedule
 from moccasin.solvers.shaving import shave
 from moccasin.solvers.sweep_shaving import sweep_shave
 
@@ -100,7 +102,8 @@ def best_greedy(
     first_seconds: float | None = None,
     shaving_moves: tuple[int, ...] = SHAVING_MOVES,
 ) -> list[int] | None:
-    """The cheapest of sweep shaving, peak shaving and the eviction greedy over :data:`DISTANCE_WEIGHTS`;
+    """The cheapest of sweep shaving, segment schedules, peak shaving and the eviction greedy over
+    :data:`DISTANCE_WEIGHTS`;
     each gives up once ``seconds`` have passed since the call, or, for a run started while
     nothing was found yet, ``first_seconds`` (at least ``seconds``). ``on_found(sequence, cost)``
     is called with every cheaper schedule a run finds (the first one is a first solution).
@@ -110,13 +113,16 @@ def best_greedy(
     deadline = None if seconds is None else now + seconds
     first_deadline = deadline if first_seconds is None or deadline is None else now + max(seconds, first_seconds)
     runs = [lambda d: sweep_shave(problem, budget, cap=cap, deadline=d)]
+    runs += [lambda d: segment_schedule(problem, budget, cap=cap, deadline=d)]
     runs += [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in shaving_moves]
     runs += [lambda d, w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=d) for w in DISTANCE_WEIGHTS]
     for run in runs:
         seq = run(deadline if best is not None else first_deadline)
         if seq is None:
             continue
-        seq = drop_redundant(problem, budget, seq)
+        # In attached form (segment schedules recompute items with their op; dropping the op's
+        # recomputation but not its item's would leave the item where PyTorch cannot run it).
+        seq = attach(problem, drop_redundant(problem, budget, seq))
         sim = simulate_indices(problem, seq)
         if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
             best, best_cost = seq, sim.cost

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 from moccasin.graph.problem import Problem
+from moccasin.schedule.attach import attach
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.schedule.stages import join_stages, split_stages
 from moccasin.solvers.drop import drop_redundant, prune_unread
@@ -61,9 +62,12 @@ class RuinRecreate:
         seq = sweep_shave(problem, self.budget, cap=self.cap, stages=trial, max_moves=4 * len(recomputed) + 20, rng=rng)
         if seq is None:
             return False
-        seq = drop_redundant(problem, self.budget, prune_unread(problem, seq))
-        cost = simulate_indices(problem, seq).cost
-        if cost <= self.best_cost:  # equal cost moves too: they let the search drift off plateaus
+        # Attached form, re-simulated: a ruin or drop that removes an op's recomputation but not
+        # its item's moves the item back to the op's older instance, which may not fit.
+        seq = attach(problem, drop_redundant(problem, self.budget, prune_unread(problem, seq)))
+        sim = simulate_indices(problem, seq)
+        cost = sim.cost
+        if sim.peak <= self.budget and cost <= self.best_cost:  # equal cost moves too: they let the search drift off plateaus
             better = cost < self.best_cost
             self.best, self.best_cost = seq, cost
             self.stages = split_stages(problem, seq)
