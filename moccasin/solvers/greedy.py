@@ -12,10 +12,10 @@ import time
 from collections import Counter
 
 from moccasin.graph.problem import Problem
+from moccasin.schedule.attach import attach
 from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
-from moccasin.schedule.attach import attach
 from moccasin.solvers.drop import drop_redundant, prune_unread
 from moccasin.solvers.segments import segment_schedule
 from moccasin.solvers.shaving import shave
