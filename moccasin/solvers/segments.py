@@ -105,8 +105,9 @@ def segment_schedule(problem: Problem, budget: int, cap: int | None = None, dead
     node; ``deadline`` (a ``time.perf_counter()`` value) stops the sweep early.
 
     An item of a multi-output op is recomputed with its op here even where ``problem`` pins it
-    for the other heuristics (:meth:`~moccasin.graph.problem.Problem.items_pinned`): the schedule is returned in attached
-    form (:func:`~moccasin.schedule.attach.attach`), in which each item follows its op."""
+    for the other heuristics (:meth:`~moccasin.graph.problem.Problem.items_pinned`): the
+    schedule is returned in attached form (:func:`~moccasin.schedule.attach.attach`), in which
+    each item follows its op."""
     if problem.no_recompute and problem.no_recompute != problem.pinned:
         problem = dataclasses.replace(problem, pinned=problem.no_recompute)
     if cap is not None and cap < 2:
