@@ -5,7 +5,7 @@ import pytest
 
 from moccasin import InvalidSchedule, simulate
 from moccasin.graph.problem import Problem
-from moccasin.schedule.simulator import simulate_graph
+from moccasin.schedule.simulator import simulate_graph, simulate_indices
 
 from conftest import make_graph
 
@@ -94,3 +94,20 @@ def test_string_ids_and_min_budget():
     nx.set_node_attributes(G, 1, "cost_cpu")
     assert simulate(G, ["w", "x", "y"]) == (9, 3)
     assert Problem.from_graph(G).min_budget == 9
+
+
+def test_items_pinned_for_the_heuristics_may_still_run_twice():
+    # 0 -> op 1 -> item 2 (attached, 4 bytes) -> 3, and 1 -> 3; node 0 is no_recompute.
+    # items_pinned pins the item for the heuristics' moves, but recomputing it with its op is a
+    # valid schedule. By hand: step 2 holds 0, 1, 2 (7); at step 3 the first 1 and 2 are gone
+    # (read last at step 2) and 0 is read a last time (1 + 2); then 1 + 4, then 2 + 4 + 1.
+    G = make_graph(4, [(0, 1), (1, 2), (2, 3), (1, 3)], [1, 1, 1, 1], [1, 2, 4, 1])
+    G.nodes[2]["attached"] = True
+    G.nodes[0]["no_recompute"] = True
+    p = Problem.from_graph(G).items_pinned
+    assert p.pinned[2] and not p.no_recompute[2]
+
+    sim = simulate_indices(p, [0, 1, 2, 1, 2, 3])
+    assert sim.memory == (1, 3, 7, 3, 6, 7) and sim.cost == 6
+    with pytest.raises(InvalidSchedule, match="no_recompute"):
+        simulate_indices(p, [0, 0, 1, 2, 3])
