@@ -65,10 +65,13 @@ class RuinRecreate:
         # Attached form, re-simulated: a ruin or drop that removes an op's recomputation but not
         # its item's moves the item back to the op's older instance, which may not fit.
         seq = attach(problem, drop_redundant(problem, self.budget, prune_unread(problem, seq)))
-        sim, stages = simulate_indices(problem, seq), split_stages(problem, seq)
+        sim = simulate_indices(problem, seq)
         cost = sim.cost
         # Equal cost moves too: they let the search drift off plateaus.
-        if sim.peak <= self.budget and stages is not None and cost <= self.best_cost:
+        if sim.peak <= self.budget and cost <= self.best_cost:
+            stages = split_stages(problem, seq)
+            if stages is None:
+                return False
             better = cost < self.best_cost
             self.best, self.best_cost = seq, cost
             self.stages = stages

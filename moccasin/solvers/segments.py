@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 
 from moccasin.graph.problem import Problem
 from moccasin.schedule.attach import attach
 from moccasin.schedule.simulator import baseline, simulate_indices
-from moccasin.solvers.chen import checkpoint_schedule
+from moccasin.solvers.chen import checkpoint_schedule, greedy_checkpoints
 
 #: Segment-memory thresholds tried per family of candidate boundaries (halving every two).
 THRESHOLDS = 24
@@ -42,9 +43,10 @@ def last_forward_reads(problem: Problem, end: int) -> list[int]:
     return [max((w for w in problem.succs[v] if w < end), default=-1) for v in range(end)]
 
 
-def frontier_bytes(problem: Problem, end: int) -> tuple[list[int], list[int]]:
+def frontier_bytes(problem: Problem, end: int, last: list[int] | None = None) -> tuple[list[int], list[int]]:
     """Per forward step ``t < end``: the bytes of the values made at or before ``t`` that a
-    forward step after ``t`` reads, and how many values that is.
+    forward step after ``t`` reads, and how many values that is. ``last``: the
+    :func:`last_forward_reads`, if the caller has them.
 
     >>> from moccasin.graph.problem import Problem
     >>> p = Problem("g", (0, 1, 2, 3), (1,) * 4, (4, 2, 1, 1), ((), (0,), (0, 1), (2,)),
@@ -52,7 +54,8 @@ def frontier_bytes(problem: Problem, end: int) -> tuple[list[int], list[int]]:
     >>> frontier_bytes(p, 4)
     ([4, 6, 1, 0], [1, 2, 1, 0])
     """
-    last = last_forward_reads(problem, end)
+    if last is None:
+        last = last_forward_reads(problem, end)
     ends_at: list[list[int]] = [[] for _ in range(end)]
     for v, w in enumerate(last):
         if w > v:
@@ -86,19 +89,6 @@ def candidate_families(size: list[int], count: list[int]) -> list[list[int]]:
     return out
 
 
-def greedy_boundaries(problem: Problem, candidates: list[int], threshold: float) -> list[int]:
-    """Chen's greedy on the forward pass: close a segment at the next candidate once the nodes
-    since the last boundary hold more than ``threshold`` bytes."""
-    out, acc, last = [], 0, -1
-    for c in candidates:
-        acc += sum(problem.ram[last + 1 : c + 1])
-        last = c
-        if acc > threshold:
-            out.append(c)
-            acc = 0
-    return out
-
-
 def segment_schedule(problem: Problem, budget: int, cap: int | None = None, deadline: float | None = None) -> list[int] | None:
     """The cheapest segment schedule within ``budget`` (None if none is), over the candidate
     families and a sweep of Chen's greedy thresholds. ``cap`` bounds the computations of each
@@ -115,9 +105,9 @@ def segment_schedule(problem: Problem, budget: int, cap: int | None = None, dead
     end = forward_end(problem)
     if end < 3:
         return None
-    size, count = frontier_bytes(problem, end)
-    total = sum(problem.ram[:end])
     last = last_forward_reads(problem, end)
+    size, count = frontier_bytes(problem, end, last)
+    total = sum(problem.ram[:end])
     frontiers: dict[int, list[int]] = {}  # boundary -> the values its frontier keeps
     tried: set[tuple[int, ...]] = set()
     best, best_cost = None, None
@@ -125,7 +115,7 @@ def segment_schedule(problem: Problem, budget: int, cap: int | None = None, dead
         for k in range(THRESHOLDS):
             if len(tried) >= MAX_SCHEDULES or (deadline is not None and time.perf_counter() > deadline):
                 return best
-            bounds = tuple(greedy_boundaries(problem, family, total * 2 ** (-k / 2)))
+            bounds = tuple(sorted(greedy_checkpoints(problem, family, total * 2 ** (-k / 2))))
             if not bounds or bounds in tried:
                 continue
             tried.add(bounds)
@@ -137,13 +127,7 @@ def segment_schedule(problem: Problem, budget: int, cap: int | None = None, dead
             seq = attach(problem, checkpoint_schedule(problem, kept, list(bounds)))
             sim = simulate_indices(problem, seq)
             if sim.peak <= budget and (best_cost is None or sim.cost < best_cost):
-                if cap is None or max(_counts(problem.n, seq)) <= cap:
+                if cap is None or max(Counter(seq).values()) <= cap:
                     best, best_cost = seq, sim.cost
     return best
 
-
-def _counts(n: int, seq: list[int]) -> list[int]:
-    counts = [0] * n
-    for v in seq:
-        counts[v] += 1
-    return counts
