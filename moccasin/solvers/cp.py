@@ -1,5 +1,6 @@
 """``--solver cp``: the Moccasin CP-SAT model (:mod:`moccasin.solvers.cpsat`) started from the
-heuristics' schedule, with ruin-and-recreate beside it on large graphs.
+heuristics' schedule, with ruin-and-recreate and the window search (:mod:`moccasin.solvers.window`)
+beside it on large graphs.
 
 OR-Tools is imported only once the starting schedule exists, so that a first schedule comes
 before the second or so that importing CP-SAT takes.
@@ -17,7 +18,6 @@ from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.bounds import knapsack_lower_bound
 from moccasin.solvers.greedy import best_greedy
-from moccasin.solvers.lns import RuinRecreate
 from moccasin.solvers.lp_bound import lp_lower_bound
 
 #: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
@@ -35,6 +35,10 @@ CP_MAX_NODES = 1200
 #: graphs with a CP model (which may find the first schedule itself), and above.
 FIRST_SHARE = 0.3
 FIRST_SHARE_WITHOUT_CP = 0.9
+#: Beside CP-SAT, ruin-and-recreate runs this long, then the window search solves one window
+#: for at most WINDOW_SECONDS, in turn (bench/README.md).
+RUIN_SECONDS = 1.0
+WINDOW_SECONDS = 1.0
 
 
 def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_one, stats: dict, started: float):
@@ -161,17 +165,21 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
             solver.best_bound_callback = watcher.on_bound
         except AttributeError:  # older OR-Tools
             pass
-    # On large graphs ruin-and-recreate runs on this thread beside CP-SAT (one core each).
+    # On large graphs ruin-and-recreate and the window search take turns on this thread beside
+    # CP-SAT (one core each).
     search, lns_best_seconds = None, [0.0]
     if hinted and problem.n >= LNS_MIN_NODES:  # a hint at the base cost returned above
-        search = RuinRecreate(problem.items_pinned, budget, hint, C if at_least is None else max(at_least), seed=options.seed)
+        from moccasin.solvers.window import Tandem
+
+        cap = C if at_least is None else max(at_least)
+        search = Tandem(problem, budget, hint, cap, options.seed, RUIN_SECONDS, WINDOW_SECONDS)
         solver.parameters.num_workers = max(1, options.num_workers - 1)
         deadline = started + options.time_limit
 
         def idle() -> bool:
             if search.optimal or time.perf_counter() >= deadline:
                 return False
-            if search.step():
+            if search.step(deadline):
                 lns_best_seconds[0] = time.perf_counter() - started
                 if options.progress:
                     with watcher.lock:
@@ -182,7 +190,7 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         idle = None
     code, interrupted = run_search(solver, m.model, watcher, idle)
     if search is not None:
-        stats["lns_steps"], stats["lns_improvements"] = search.steps, search.improvements
+        stats.update(search.stats())
     status = solver.status_name(code)
     stats["cp_status"] = status
     if interrupted:
@@ -233,17 +241,19 @@ def _local_search_only(problem, budget, options, hint, hint_cost, hint_seconds, 
         stats["message"] = f"the heuristics found no schedule in time (no CP model above {CP_MAX_NODES} nodes)"
         return make_schedule(problem, budget, "cp", Found(None, "UNKNOWN", lower, None, stats), started, base=base)
     stats["message"] = f"no CP model above {CP_MAX_NODES} nodes: the heuristics and ruin-and-recreate only"
-    search = RuinRecreate(problem.items_pinned, budget, hint, options.max_recompute, seed=options.seed)
+    from moccasin.solvers.window import Tandem
+
+    search = Tandem(problem, budget, hint, options.max_recompute, options.seed, RUIN_SECONDS, WINDOW_SECONDS)
     deadline, best_seconds = started + options.time_limit, hint_seconds
     try:
         while not search.optimal and time.perf_counter() < deadline:
-            if search.step():
+            if search.step(deadline):
                 best_seconds = time.perf_counter() - started
                 if options.progress:
                     options.progress(Progress(best_seconds, search.best_cost, lower, base.cost))
     except KeyboardInterrupt:
         stats.update(interrupted=True, message="interrupted: the best schedule found before Ctrl-C (the search did not finish)")
-    stats["lns_steps"], stats["lns_improvements"] = search.steps, search.improvements
+    stats.update(search.stats())
     stats["best_solution_seconds"] = round(best_seconds, 4)
     seq = search.best if search.best_cost < hint_cost else hint
     return make_schedule(problem, budget, "cp", Found(seq, "FEASIBLE", lower, hint_seconds, stats), started, base=base)

@@ -37,6 +37,16 @@ class RuinRecreate:
         """No recomputation left: nothing can be cheaper."""
         return self.best_cost == self.problem.base_cost
 
+    def offer(self, sequence: list[int], cost: int) -> bool:
+        """A schedule found elsewhere (within the budget): the new start if it is cheaper."""
+        if cost >= self.best_cost:
+            return False
+        stages = split_stages(self.problem, sequence)
+        if stages is None:
+            return False
+        self.best, self.best_cost, self.stages = list(sequence), cost, stages
+        return True
+
     def step(self) -> bool:
         """One ruin-and-recreate move; True when it found a cheaper schedule."""
         self.steps += 1
