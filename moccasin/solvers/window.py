@@ -41,7 +41,7 @@ class _Instance:
 class WindowModel:
     """The CP model of one window and the map from its solution back to a sequence."""
 
-    def __init__(self, problem: Problem, budget: int, sequence: list[int], a: int, b: int, extra: int = 1, cap: int | None = None, depth: int = 1):
+    def __init__(self, problem: Problem, budget: int, sequence: list[int], a: int, b: int, extra: int = 1, cap: int | None = None, depth: int = 0):
         n, ram, cost, preds = problem.n, problem.ram, problem.cost, problem.preds
         stages = stage_of(problem, sequence)
         if stages is None:
@@ -77,8 +77,9 @@ class WindowModel:
             step_instance.append(len(self.instances))
             self.instances.append(_Instance(v, e, end, 1, e))
 
-        # Free slots, for the nodes held during the window (and their inputs, ``depth`` 1):
-        # the window's recomputations of each node plus ``extra``, within the cap.
+        # Free slots, for the nodes held during the window (and, ``depth`` levels up, their
+        # inputs): the window's recomputations of each node plus ``extra``, within the cap.
+        # Other nodes are never recomputed there (their fixed instances may still be kept longer).
         sim = simulate_indices(problem, sequence)
         w_last = len(sequence)
         w_first = next((k for k, s in enumerate(stages) if s >= a), w_last)
