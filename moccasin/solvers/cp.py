@@ -242,8 +242,8 @@ def _local_search_only(problem, budget, options, hint, hint_cost, hint_seconds, 
         stats["message"] = f"the heuristics found no schedule in time (no CP model above {CP_MAX_NODES} nodes)"
         return make_schedule(problem, budget, "cp", Found(None, "UNKNOWN", lower, None, stats), started, base=base)
     stats["message"] = f"no CP model above {CP_MAX_NODES} nodes: the heuristics and ruin-and-recreate only"
-    # Ruin-and-recreate alone: taking turns with the window search cost these graphs 0.6-1.8
-    # points of TDI in 60 s (bench/README.md, item 22).
+    # Ruin-and-recreate alone: taking turns with the window search was no better on these
+    # graphs (bench/README.md, item 22).
     search = RuinRecreate(problem.items_pinned, budget, hint, options.max_recompute, seed=options.seed)
     deadline, best_seconds = started + options.time_limit, hint_seconds
     try:
