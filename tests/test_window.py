@@ -112,3 +112,27 @@ def test_tandem_improves_a_training_graph_within_the_budget():
     assert sim.peak <= budget and sim.cost == search.best_cost <= start
     stats = search.stats()
     assert stats["window_steps"] >= 1 and stats["lns_steps"] >= 1
+
+
+def test_tandem_takes_only_cheaper_schedules_within_the_budget():
+    p = Problem.from_graph(training_graph(24))
+    budget = int(0.45 * baseline(p).peak)
+    seq = _start(p, budget)
+    # A costlier schedule within the budget: one more recomputation, read by the next step.
+    worse = None
+    for k in range(1, len(seq)):
+        for u in p.preds[seq[k]]:
+            trial = attach(p, seq[:k] + [u] + seq[k:])
+            sim = simulate_indices(p, trial)
+            if sim.peak <= budget and sim.cost > simulate_indices(p, seq).cost and split_stages(p, trial):
+                worse = trial
+                break
+        if worse:
+            break
+    assert worse is not None
+    search = Tandem(p, budget, worse, cap=None)
+    assert not search.offer(list(range(p.n)))  # the baseline: over the budget
+    assert not search.offer(worse)  # not cheaper
+    assert search.offer(seq)
+    assert search.best_cost == simulate_indices(p, seq).cost
+    assert search.ruin.best_cost == search.windows.best_cost == search.best_cost

@@ -177,9 +177,16 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         solver.parameters.num_workers = max(1, options.num_workers - 1)
         deadline = started + options.time_limit
 
+        offered = [None]  # the CP-SAT cost last handed to the local searches
+
         def idle() -> bool:
             if search.optimal or time.perf_counter() >= deadline:
                 return False
+            with watcher.lock:
+                cp_best, cp_cost = watcher.best, watcher.best_cost
+            if cp_cost is not None and cp_cost != offered[0] and cp_cost < search.best_cost:
+                offered[0] = cp_cost
+                search.offer(cp_best)
             if search.step(deadline):
                 lns_best_seconds[0] = time.perf_counter() - started
                 if options.progress:

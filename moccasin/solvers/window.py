@@ -320,6 +320,18 @@ class Tandem:
         r, w = self.ruin, self.windows
         return {"lns_steps": r.steps, "lns_improvements": r.improvements, "window_steps": w.steps, "window_improvements": w.improvements}
 
+    def offer(self, sequence: list[int]) -> bool:
+        """A schedule found elsewhere (CP-SAT's): both searches go on from it if it is valid,
+        within the budget and cheaper. True if it was taken."""
+        problem = self.windows.problem
+        seq = attach(problem, prune_unread(problem, sequence))
+        sim = simulate_indices(problem, seq)
+        if sim.peak > self.windows.budget or sim.cost >= self.best_cost or stage_of(problem, seq) is None:
+            return False
+        self.windows.offer(seq, sim.cost)
+        self.ruin.offer(seq, sim.cost)
+        return True
+
     def step(self, deadline: float) -> bool:
         """One step of whichever search has its turn; True when the best schedule got cheaper."""
         now = time.perf_counter()
