@@ -31,6 +31,14 @@ def _start(p: Problem, budget: int) -> list[int] | None:
     return None if seq is None else attach(p, seq)
 
 
+def _instance(G, t: float):
+    """The problem of ``G``, a budget at ``t`` between its bounds and the heuristics' schedule
+    under it (None where they find none)."""
+    p = Problem.from_graph(G)
+    budget = _budget(p, t)
+    return p, budget, _start(p, budget)
+
+
 def _solve(m: WindowModel, **params) -> tuple[int, cp_model.CpSolver]:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -43,9 +51,7 @@ def _solve(m: WindowModel, **params) -> tuple[int, cp_model.CpSolver]:
 @FAST
 @given(small_dags(min_nodes=2, max_nodes=5), st.floats(0, 1))
 def test_a_window_over_every_stage_finds_the_exhaustive_optimum(G, t):
-    p = Problem.from_graph(G)
-    budget = _budget(p, t)
-    seq = _start(p, budget)
+    p, budget, seq = _instance(G, t)
     if seq is None:
         return
     m = WindowModel(p, budget, seq, 0, p.n, extra=p.n)
@@ -60,9 +66,7 @@ def test_a_window_over_every_stage_finds_the_exhaustive_optimum(G, t):
 @FAST
 @given(dag_with_attached(), st.floats(0, 1), st.data())
 def test_any_window_keeps_the_rest_and_hints_the_incumbent(G, t, data):
-    p = Problem.from_graph(G)
-    budget = _budget(p, t)
-    seq = _start(p, budget)
+    p, budget, seq = _instance(G, t)
     if seq is None:
         return
     a = data.draw(st.integers(0, p.n - 1))
@@ -85,9 +89,7 @@ def test_any_window_keeps_the_rest_and_hints_the_incumbent(G, t, data):
 @FAST
 @given(dag_with_attached(), st.floats(0, 1))
 def test_window_search_never_returns_a_schedule_over_the_budget(G, t):
-    p = Problem.from_graph(G)
-    budget = _budget(p, t)
-    seq = _start(p, budget)
+    p, budget, seq = _instance(G, t)
     if seq is None:
         return
     cost = simulate_indices(p, seq).cost

@@ -41,12 +41,12 @@ class _Instance:
 class WindowModel:
     """The CP model of one window and the map from its solution back to a sequence."""
 
-    def __init__(self, problem: Problem, budget: int, sequence: list[int], a: int, b: int, extra: int = 1, cap: int | None = None, depth: int = 0):
+    def __init__(self, problem: Problem, budget: int, sequence: list[int], a: int, b: int, extra: int = 1, cap: int | None = None):
         n, ram, cost, preds = problem.n, problem.ram, problem.cost, problem.preds
         stages = stage_of(problem, sequence)
         if stages is None:
             raise ValueError("the window search needs a stage-structured schedule")
-        self.problem, self.a, self.b = problem, a, b
+        self.problem = problem
         horizon = event(n - 1, n - 1) + 1
         w_start, w_end = event(a, 0), event(b, 0) if b < n else horizon
         model = self.model = cp_model.CpModel()
@@ -77,19 +77,18 @@ class WindowModel:
             step_instance.append(len(self.instances))
             self.instances.append(_Instance(v, e, end, 1, e))
 
-        # Free slots, for the nodes held during the window (and, ``depth`` levels up, their
-        # inputs): the window's recomputations of each node plus ``extra``, within the cap.
-        # Other nodes are never recomputed there (their fixed instances may still be kept longer).
+        # Free slots, for the nodes held during the window: the window's recomputations of each
+        # node plus ``extra``, within the cap. Other nodes are never recomputed there (their
+        # fixed instances may still be kept longer). Adding their inputs was no better
+        # (bench/README.md, item 22).
         sim = simulate_indices(problem, sequence)
-        w_last = len(sequence)
-        w_first = next((k for k, s in enumerate(stages) if s >= a), w_last)
-        w_last = next((k for k, s in enumerate(stages) if s >= b), w_last)
+        length = len(sequence)
+        w_first = next((k for k, s in enumerate(stages) if s >= a), length)
+        w_last = next((k for k, s in enumerate(stages) if s >= b), length)
         relevant = [False] * n
         for k, v in enumerate(sequence):
             if k < w_last and sim.last_read[k] >= w_first:
                 relevant[v] = True
-        for _ in range(depth):
-            relevant = [r or any(relevant[w] for w in problem.succs[v]) for v, r in enumerate(relevant)]
         free_of: list[list[int]] = [[] for _ in range(n)]
         for v in range(n):
             if never[v] or not problem.succs[v] or not relevant[v]:
@@ -186,12 +185,11 @@ class WindowModel:
         model.add_cumulative([iv for iv, _ in intervals], [r // scale for _, r in intervals], budget // scale)
         # Objective: the window's recomputations (everything else is fixed).
         model.minimize(sum(cost[v] * self.instances[i].present for v in range(n) for i in free_of[v] if cost[v]))
-        self._hint(sequence, stages, step_instance, free_of, served)
+        self._hint(sequence, stages, sim.last_read, step_instance, free_of, served)
 
-    def _hint(self, sequence, stages, step_instance, free_of, served) -> None:
+    def _hint(self, sequence, stages, last_read, step_instance, free_of, served) -> None:
         """The incumbent as a complete hint."""
         problem, model = self.problem, self.model
-        sim = simulate_indices(problem, sequence)
         events = [event(s, v) for s, v in zip(stages, sequence)]
         where = list(step_instance)  # incumbent step -> instance index
         used = [0] * problem.n
@@ -202,7 +200,7 @@ class WindowModel:
         hinted = set()
         for k, i in enumerate(where):
             inst = self.instances[i]
-            end = events[sim.last_read[k]] + 1
+            end = events[last_read[k]] + 1
             if inst.fixed_event is None:
                 model.add_hint(inst.present, 1)
                 model.add_hint(inst.start, events[k])
@@ -252,10 +250,13 @@ class WindowSearch:
         self.width = width
         self.steps = self.improvements = 0
 
-    def offer(self, sequence: list[int], cost: int) -> None:
-        """A schedule found elsewhere (within the budget): the incumbent if it is cheaper."""
-        if cost < self.best_cost and stage_of(self.problem, sequence) is not None:
-            self.best, self.best_cost = list(sequence), cost
+    def offer(self, sequence: list[int], cost: int) -> bool:
+        """A schedule found elsewhere (within the budget): the incumbent if it is cheaper and
+        stage-structured. True if it was taken."""
+        if cost >= self.best_cost or stage_of(self.problem, sequence) is None:
+            return False
+        self.best, self.best_cost = list(sequence), cost
+        return True
 
     def step(self, seconds: float) -> bool:
         """Solve one window for at most ``seconds``; True when the schedule got cheaper."""
@@ -326,11 +327,10 @@ class Tandem:
         problem = self.windows.problem
         seq = attach(problem, prune_unread(problem, sequence))
         sim = simulate_indices(problem, seq)
-        if sim.peak > self.windows.budget or sim.cost >= self.best_cost or stage_of(problem, seq) is None:
+        if sim.peak > self.windows.budget or sim.cost >= self.best_cost:
             return False
-        self.windows.offer(seq, sim.cost)
-        self.ruin.offer(seq, sim.cost)
-        return True
+        self.ruin.offer(seq, sim.cost)  # both check the stages
+        return self.windows.offer(seq, sim.cost)
 
     def step(self, deadline: float) -> bool:
         """One step of whichever search has its turn; True when the best schedule got cheaper."""
