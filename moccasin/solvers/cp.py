@@ -17,6 +17,7 @@ from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.solvers.base import Found, Progress, SolveOptions, make_schedule
 from moccasin.solvers.bounds import knapsack_lower_bound
+from moccasin.solvers.cascade_bound import cascade_lower_bound
 from moccasin.solvers.greedy import best_greedy
 from moccasin.solvers.lns import RuinRecreate
 from moccasin.solvers.lp_bound import lp_lower_bound
@@ -40,6 +41,19 @@ FIRST_SHARE_WITHOUT_CP = 0.9
 #: for at most WINDOW_SECONDS, in turn (bench/README.md).
 RUIN_SECONDS = 1.0
 WINDOW_SECONDS = 1.0
+#: Share of the time limit the lower-bound LPs may take (each, at least half a second).
+BOUND_SHARE = 0.1
+
+
+def _cascade_bound(problem: Problem, budget: int, options: SolveOptions, stats: dict, deadline: float) -> int | None:
+    """The cascade LP's bound (:mod:`moccasin.solvers.cascade_bound`) within its share of the
+    time limit, recorded in ``stats``; None when the LP does not finish in time."""
+    began = time.perf_counter()
+    seconds = min(max(0.5, BOUND_SHARE * options.time_limit), deadline - began)
+    value = cascade_lower_bound(problem, budget, time_limit=seconds) if seconds > 0.05 else None
+    stats["cascade_bound"] = value
+    stats["cascade_bound_seconds"] = round(time.perf_counter() - began, 3)
+    return value
 
 
 def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_one, stats: dict, started: float):
@@ -129,10 +143,14 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
     try:
         if hint is not None and options.progress:
             options.progress(Progress(hint_seconds, hint_sim.cost, knapsack_lower_bound(problem, budget) or problem.base_cost, base.cost))
-        lp_bound = lp_lower_bound(problem, budget, time_limit=max(0.5, 0.1 * options.time_limit))
+        deadline = started + options.time_limit
+        lp_bound = lp_lower_bound(problem, budget, time_limit=max(0.5, BOUND_SHARE * options.time_limit))
+        stats["lp_bound"] = lp_bound
+        if lp_bound is not None and (hint is None or problem.n < LNS_MIN_NODES):
+            # Without the local searches' turns to run it in: now, before the search.
+            lp_bound = max(lp_bound, _cascade_bound(problem, budget, options, stats, deadline) or 0)
         if lp_bound is not None and hint is not None:
             lp_bound = min(lp_bound, hint_sim.cost)
-        stats["lp_bound"] = lp_bound
         if problem.n > CP_MAX_NODES:
             return _local_search_only(problem, budget, options, hint, hint_sim.cost if hint else None, hint_seconds, lp_bound, stats, started, base)
         from ortools.sat.python import cp_model
@@ -175,15 +193,24 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
         cap = C if at_least is None else max(at_least)
         search = Tandem(problem, budget, hint, cap, options.seed, RUIN_SECONDS, WINDOW_SECONDS)
         solver.parameters.num_workers = max(1, options.num_workers - 1)
-        deadline = started + options.time_limit
 
         offered = [None]  # the CP-SAT cost last handed to the local searches
+        # The cascade LP runs in the first turn of this thread, while CP-SAT searches.
+        bound_due = [lp_bound is not None]
 
         def idle() -> bool:
+            nonlocal lp_bound
             if search.optimal or time.perf_counter() >= deadline:
                 return False
+            if bound_due[0]:
+                bound_due[0] = False
+                lp_bound = max(lp_bound, _cascade_bound(problem, budget, options, stats, deadline) or 0)
             with watcher.lock:
                 cp_best, cp_cost = watcher.best, watcher.best_cost
+            if lp_bound is not None and min(search.best_cost, cp_cost if cp_cost is not None else search.best_cost) <= lp_bound:
+                stats["stopped"] = "a schedule at the proven lower bound"
+                solver.stop_search()
+                return False
             if cp_cost is not None and cp_cost != offered[0] and cp_cost < search.best_cost:
                 offered[0] = cp_cost
                 search.offer(cp_best)
@@ -253,8 +280,10 @@ def _local_search_only(problem, budget, options, hint, hint_cost, hint_seconds, 
     # graphs (bench/README.md, item 22).
     search = RuinRecreate(problem.items_pinned, budget, hint, options.max_recompute, seed=options.seed)
     deadline, best_seconds = started + options.time_limit, hint_seconds
+    if lower is not None:
+        lower = min(hint_cost, max(lower, _cascade_bound(problem, budget, options, stats, deadline) or 0))
     try:
-        while not search.optimal and time.perf_counter() < deadline:
+        while not search.optimal and search.best_cost > (lower or 0) and time.perf_counter() < deadline:
             if search.step():
                 best_seconds = time.perf_counter() - started
                 if options.progress:

@@ -1,0 +1,183 @@
+"""A lower bound that sees cascades: the covering LP of :mod:`moccasin.solvers.lp_bound` with the
+inputs a recomputation needs, for schedules whose first computations follow the baseline order.
+
+The covering LP frees an output ``u`` held across a stage ``s`` at the price of one recomputation
+of ``u``, as if its inputs were always at hand. On the random layered graphs they rarely are:
+most inputs of an old output were last read long before, so recomputing it late means keeping
+an input longer (memory) or recomputing that input too (cost). Here, with ``last(p)`` the stage
+of the last reader of ``p`` (steps are named by stages, as in the covering LP; "at row ``s``" is
+the step that first computes ``s``):
+
+- ``w[u, s] = 1`` when ``u`` is computed in stages ``s+1 .. r`` (``r`` its next reader after
+  ``s``): the covering rows' credit for freeing ``u`` at ``s``, at most ``y[u, gap]``, which
+  carries the cost as before;
+- ``x[p] = 1`` when ``p`` is computed in a stage after ``last(p)`` (cost ``cost[p]``; disjoint
+  from the gaps);
+- ``z[p, s] = 1`` for ``s > last(p)`` when an instance of ``p`` made in a stage up to ``last(p)``
+  is read after the step of ``s``: it is then in memory there, so row ``s`` gets
+  ``-ram[p] * z[p, s]``; ``z[p, s]`` never increases with ``s``.
+
+Cascades: if ``w[u, s] = 1``, the recomputation of ``u`` (after row ``s``) reads each input
+``p``; when ``last(p) < s`` that instance is either an old one, still held at ``s``
+(``z[p, s]``), or made after ``last(p)`` (``x[p]``): ``w[u, s] <= z[p, s] + x[p]``. Likewise
+``x[q] <= z[p, r] + x[p]`` for each input ``p`` of ``q`` and every row ``r`` in
+``(last(p), last(q)]``. Every schedule gives a 0/1 point of these rows with its extra cost as
+the objective, so the LP minimum (certified through its duals) is a lower bound; any subset of
+the rows is still a relaxation, which is how the LP is kept to a size that solves in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+
+from moccasin.graph.problem import Problem
+from moccasin.solvers.lp_bound import certified_minimum
+
+#: About this many nonzeros at most: rows are kept at an even spacing to stay below it (on
+#: random_layered_n1000 at 0.8 all rows are 1.8 million nonzeros and take about 50 s to solve).
+MAX_NONZEROS = 300_000
+#: How deep the inputs of inputs are followed (each level: the inputs gone at that row).
+MAX_DEPTH = 2
+
+
+def _rows(problem: Problem, budget: int):
+    """``(stage, excess, items)`` for every stage over the budget (as in the covering LP), or
+    None when a stage cannot fit even with every held output recomputed."""
+    n, ram, preds, succs, pinned = problem.n, problem.ram, problem.preds, problem.succs, problem.pinned
+    last = [max(succs[u], default=-1) for u in range(n)]
+    held: set[int] = set()
+    rows = []
+    for s in range(n):
+        held = {u for u in held if last[u] > s}
+        if s and last[s - 1] > s:
+            held.add(s - 1)
+        inputs = set(preds[s])
+        fixed = ram[s] + sum(ram[p] for p in inputs)
+        items = []
+        for u in held:
+            if u in inputs:
+                continue
+            if pinned[u] or not ram[u]:
+                fixed += ram[u]
+            else:
+                items.append(u)
+        if fixed > budget:
+            return None
+        excess = fixed + sum(ram[u] for u in items) - budget
+        if excess > 0:
+            rows.append((s, excess, sorted(items)))
+    return rows
+
+
+def cascade_lower_bound(
+    problem: Problem, budget: int, time_limit: float = 10.0, max_nonzeros: int = MAX_NONZEROS, max_depth: int = MAX_DEPTH
+) -> int | None:
+    """A lower bound on the total cost under ``budget``, or None when the LP gives none in
+    ``time_limit`` seconds or no schedule of the family fits (the covering LP says which).
+
+    >>> from moccasin.graph.problem import Problem
+    >>> from moccasin.solvers.lp_bound import lp_lower_bound
+    >>> # Node 5 reads 2 (3 bytes), which reads 0 (1 byte); nodes 3 and 4 take 4 bytes each, the
+    >>> # whole budget: 2 is recomputed before 5, and 0 before it (costs 2 and 2).
+    >>> p = Problem("g", tuple(range(6)), (2, 1, 2, 0, 5, 2), (1, 2, 3, 4, 4, 1),
+    ...             ((), (), (0,), (), (), (2,)), ((2,), (), (5,), (), (), ()), (False,) * 6)
+    >>> cascade_lower_bound(p, budget=4) - p.base_cost, lp_lower_bound(p, budget=4) - p.base_cost
+    (4, 2)
+    """
+    rows = _rows(problem, budget)
+    if not rows:
+        return None if rows is None else problem.base_cost
+    ram, cost, preds, succs, pinned = problem.ram, problem.cost, problem.preds, problem.succs, problem.pinned
+    last = [max(succs[u], default=-1) for u in range(problem.n)]
+    readers = [[u, *succs[u]] for u in range(problem.n)]  # gap a of u: (readers[a], readers[a+1])
+
+    def build(rows):
+        """The LP on ``rows``: (costs, rows as ``({var: coef}, rhs)``, meaning ``>= rhs``)."""
+        stages = [s for s, _, _ in rows]
+        index: dict = {}
+        costs: list[float] = []
+        lp: list[tuple[dict, float]] = []
+
+        def var(key, c: float = 0.0) -> int:
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(costs)
+                costs.append(c)
+            return j
+
+        def needs(j: int, u: int, s: int, depth: int) -> None:
+            """Variable ``j`` = 1 means ``u`` is computed after row ``s``: each input of ``u`` gone by
+            then is held at ``s`` (``z``) or computed after ``s`` too (``v``), recursively."""
+            for p in preds[u]:
+                if last[p] >= s or not ram[p]:
+                    continue
+                z = var(("z", p, s))
+                held.setdefault(p, set()).add(s)
+                if pinned[p] or depth >= max_depth:
+                    lp.append(({z: 1.0, j: -1.0}, 0.0) if pinned[p] else ({z: 1.0, var(("v", p, s)): 1.0, j: -1.0}, 0.0))
+                    continue
+                fresh = ("v", p, s) not in index
+                v = var(("v", p, s))
+                lp.append(({z: 1.0, v: 1.0, j: -1.0}, 0.0))
+                if fresh:
+                    needs(v, p, s, depth + 1)
+
+        # Covering rows (memory at row s), with w where freeing u needs an input that is gone.
+        held: dict[int, set[int]] = {}  # p -> rows where z[p, .] is used
+        covers = []
+        for s, excess, items in rows:
+            credit: dict = {}
+            for u in items:
+                y = var(("y", u, bisect_right(readers[u], s) - 1), cost[u])
+                if not any(last[p] < s and ram[p] for p in preds[u]):
+                    credit[y] = float(ram[u])
+                    continue
+                w = var(("w", u, s))
+                lp.append(({y: 1.0, w: -1.0}, 0.0))
+                credit[w] = float(ram[u])
+                needs(w, u, s, 1)
+            covers.append((s, excess, credit))
+
+        # An instance of p made before row s2 and read after it was made before s1 < s2 (and is
+        # read after s1) or p was computed after s1: z[p, s2] <= z[p, s1] + v[p, s1].
+        extra: dict[int, list[tuple[int, int]]] = {}
+        for p, used in held.items():
+            prev = None
+            for s in stages[bisect_right(stages, last[p]) : bisect_left(stages, max(used)) + 1]:
+                z = var(("z", p, s))
+                extra.setdefault(s, []).append((p, z))
+                if prev is not None:
+                    link = {prev[0]: 1.0, z: -1.0}
+                    if not pinned[p]:
+                        link[var(("v", p, prev[1]))] = 1.0
+                    lp.append((link, 0.0))
+                prev = (z, s)
+
+        # p computed after a row costs cost[p] once (x[p]); computed after s2 means after s1 < s2.
+        for key in [k for k in index if k[0] == "v"]:
+            _, p, s = key
+            lp.append(({var(("x", p), cost[p]): 1.0, index[key]: -1.0}, 0.0))
+
+        for s, excess, credit in covers:
+            # The row without the held inputs (they only add memory) may cap each credit at the
+            # excess (a 0/1 credit above it never matters); the full row only above that.
+            lp.append(({j: min(a, excess) / excess for j, a in credit.items()}, 1.0))
+            gone = extra.get(s)
+            if gone:
+                cap = excess + sum(ram[p] for p, _ in gone)
+                row = {j: min(a, cap) / excess for j, a in credit.items()}
+                for p, z in gone:
+                    row[z] = -ram[p] / excess
+                lp.append((row, 1.0))
+        return costs, lp
+
+    # Rows at an even spacing, so that the LP has about max_nonzeros nonzeros (counted on a sample).
+    sample = rows[:: max(1, len(rows) // 32)]
+    per_row = sum(len(coefs) for coefs, _ in build(sample)[1]) / len(sample)
+    costs, lp = build(rows[:: max(1, math.ceil(per_row * len(rows) / max_nonzeros))])
+    upper = [1.0] * len(costs)
+    value = certified_minimum(costs, upper, lp, time_limit)
+    if value is None:
+        return None
+    return problem.base_cost + max(0, math.ceil(value - 1e-6))
