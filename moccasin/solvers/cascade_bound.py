@@ -11,19 +11,22 @@ the step that first computes ``s``):
 - ``w[u, s] = 1`` when ``u`` is computed in stages ``s+1 .. r`` (``r`` its next reader after
   ``s``): the covering rows' credit for freeing ``u`` at ``s``, at most ``y[u, gap]``, which
   carries the cost as before;
-- ``x[p] = 1`` when ``p`` is computed in a stage after ``last(p)`` (cost ``cost[p]``; disjoint
-  from the gaps);
-- ``z[p, s] = 1`` for ``s > last(p)`` when an instance of ``p`` made in a stage up to ``last(p)``
-  is read after the step of ``s``: it is then in memory there, so row ``s`` gets
-  ``-ram[p] * z[p, s]``; ``z[p, s]`` never increases with ``s``.
+- ``v[p, s] = 1`` for ``s > last(p)`` when ``p`` is computed in a stage after ``s``; its cost,
+  ``cost[p]`` once, goes through ``x[p] >= v[p, s]`` (those computations come after every gap
+  of ``p``, so they are not counted twice);
+- ``z[p, s] = 1`` for ``s > last(p)`` when an instance of ``p`` computed before the step of
+  ``s`` is read after it: it is then in memory there, so row ``s`` gets ``-ram[p] * z[p, s]``.
 
 Cascades: if ``w[u, s] = 1``, the recomputation of ``u`` (after row ``s``) reads each input
-``p``; when ``last(p) < s`` that instance is either an old one, still held at ``s``
-(``z[p, s]``), or made after ``last(p)`` (``x[p]``): ``w[u, s] <= z[p, s] + x[p]``. Likewise
-``x[q] <= z[p, r] + x[p]`` for each input ``p`` of ``q`` and every row ``r`` in
-``(last(p), last(q)]``. Every schedule gives a 0/1 point of these rows with its extra cost as
-the objective, so the LP minimum (certified through its duals) is a lower bound; any subset of
-the rows is still a relaxation, which is how the LP is kept to a size that solves in seconds.
+``p``; when ``last(p) < s`` that instance was computed before row ``s`` and so is held there
+(``z[p, s]``), or after it (``v[p, s]``): ``w[u, s] <= z[p, s] + v[p, s]``, and the same for
+``v[p, s]`` and the inputs of ``p`` (:data:`MAX_DEPTH` levels). Between rows ``s1 < s2``, an
+instance held at ``s2`` was held at ``s1`` or computed after it: ``z[p, s2] <= z[p, s1] +
+v[p, s1]``. Every schedule gives a 0/1 point of these rows with its extra cost as the
+objective, so the LP minimum (certified through its duals) is a lower bound; any subset of the
+rows is still a relaxation, which is how the LP is kept to a size that solves in seconds. (The
+memory of the recomputed instances themselves, and of their inputs at the step they are
+computed, is left out: that only relaxes.)
 """
 
 from __future__ import annotations
