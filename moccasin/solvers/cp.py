@@ -217,13 +217,14 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
                 lp_bound = max(lp_bound, _cascade_bound(problem, budget, options, stats, deadline) or 0)
             with watcher.lock:
                 cp_best, cp_cost = watcher.best, watcher.best_cost
-            if lp_bound is not None and min(search.best_cost, cp_cost if cp_cost is not None else search.best_cost) <= lp_bound:
-                stats["stopped"] = "a schedule at the proven lower bound"
-                solver.stop_search()
-                return False
             if cp_cost is not None and cp_cost != offered[0] and cp_cost < search.best_cost:
                 offered[0] = cp_cost
                 search.offer(cp_best)
+            # (CP-SAT's own cost may be rounded, cost_scale; the searches' is simulated.)
+            if lp_bound is not None and search.best_cost <= lp_bound:
+                stats["stopped"] = "a schedule at the proven lower bound"
+                solver.stop_search()
+                return False
             if search.step(deadline):
                 lns_best_seconds[0] = time.perf_counter() - started
                 if options.progress:

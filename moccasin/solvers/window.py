@@ -91,14 +91,14 @@ class WindowModel:
                 relevant[v] = True
         free_of: list[list[int]] = [[] for _ in range(n)]
         for v in range(n):
-            if never[v] or not problem.succs[v] or not relevant[v]:
+            if not inside[v] and (never[v] or not problem.succs[v] or not relevant[v]):
                 continue
             domain = [event(s, v) for s in open_stages if s > v]
             if not domain:
                 continue
             slots = inside[v] + extra
-            if cap is not None:
-                slots = min(slots, cap - (count[v] - inside[v]))
+            if cap is not None:  # never fewer than the incumbent has here (it may exceed the cap)
+                slots = max(inside[v], min(slots, cap - (count[v] - inside[v])))
             prev = None
             for k in range(slots):
                 p = model.new_bool_var(f"present_{v}_{k}")
@@ -118,6 +118,9 @@ class WindowModel:
                 free_of[v].append(len(self.instances))
                 self.instances.append(inst)
                 prev = inst
+
+        if any(len(free_of[v]) < inside[v] for v in range(n)):
+            raise ValueError("the window cannot hold the incumbent's recomputations")
 
         # Which instance served each read in the incumbent (for the hint and fixed reads).
         newest = [-1] * n
@@ -266,7 +269,10 @@ class WindowSearch:
         recomputed = [s for s, v in zip(stages, self.best) if s != v]
         center = rng.choice(recomputed) if recomputed else rng.randrange(problem.n)
         a = max(0, min(center - rng.randrange(width), problem.n - width))
-        m = WindowModel(problem, self.budget, self.best, a, min(problem.n, a + width), cap=self.cap)
+        try:
+            m = WindowModel(problem, self.budget, self.best, a, min(problem.n, a + width), cap=self.cap)
+        except ValueError:  # a recomputation in a stage the model keeps closed (an item's)
+            return False
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = seconds
         solver.parameters.num_workers = 1
