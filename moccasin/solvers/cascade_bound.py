@@ -74,10 +74,17 @@ def _rows(problem: Problem, budget: int):
 
 
 def cascade_lower_bound(
-    problem: Problem, budget: int, time_limit: float = 10.0, max_nonzeros: int = MAX_NONZEROS, max_depth: int = MAX_DEPTH
+    problem: Problem,
+    budget: int,
+    time_limit: float = 10.0,
+    max_nonzeros: int = MAX_NONZEROS,
+    max_depth: int = MAX_DEPTH,
+    info: dict | None = None,
 ) -> int | None:
     """A lower bound on the total cost under ``budget``, or None when the LP gives none in
     ``time_limit`` seconds or no schedule of the family fits (the covering LP says which).
+    ``info``, when given, receives ``rows`` (stages over the budget), ``rows_kept`` and
+    ``nonzeros``.
 
     >>> from moccasin.graph.problem import Problem
     >>> from moccasin.solvers.lp_bound import lp_lower_bound
@@ -178,7 +185,10 @@ def cascade_lower_bound(
     # Rows at an even spacing, so that the LP has about max_nonzeros nonzeros (counted on a sample).
     sample = rows[:: max(1, len(rows) // 32)]
     per_row = sum(len(coefs) for coefs, _ in build(sample)[1]) / len(sample)
-    costs, lp = build(rows[:: max(1, math.ceil(per_row * len(rows) / max_nonzeros))])
+    kept = rows[:: max(1, math.ceil(per_row * len(rows) / max_nonzeros))]
+    costs, lp = build(kept)
+    if info is not None:
+        info.update(rows=len(rows), rows_kept=len(kept), nonzeros=sum(len(coefs) for coefs, _ in lp))
     upper = [1.0] * len(costs)
     value = certified_minimum(costs, upper, lp, time_limit)
     if value is None:

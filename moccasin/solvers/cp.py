@@ -43,9 +43,10 @@ RUIN_SECONDS = 1.0
 WINDOW_SECONDS = 1.0
 #: Share of the time limit the lower-bound LPs may take (each, at least half a second).
 BOUND_SHARE = 0.15
-#: Sizes of the cascade LP (nonzeros) tried in turn on graphs with the local searches: a quick
-#: one first, since under load the larger one may not finish in its share (bench/README.md).
-CASCADE_SIZES = (150_000, 300_000)
+#: Sizes of the cascade LP (nonzeros) tried in turn, until one keeps every row: small ones
+#: first, since the solve time grows fast with the size and under load a large one may not
+#: finish in its share (bench/README.md).
+CASCADE_SIZES = (50_000, 150_000, 300_000)
 
 
 def _cascade_bound(problem: Problem, budget: int, options: SolveOptions, stats: dict, deadline: float) -> int | None:
@@ -54,13 +55,16 @@ def _cascade_bound(problem: Problem, budget: int, options: SolveOptions, stats: 
     began = time.perf_counter()
     until = min(began + max(0.5, BOUND_SHARE * options.time_limit), deadline)
     best = None
-    for size in CASCADE_SIZES if problem.n >= LNS_MIN_NODES else CASCADE_SIZES[-1:]:
+    for size in CASCADE_SIZES:
         seconds = until - time.perf_counter()
         if seconds < 0.2:
             break
-        value = cascade_lower_bound(problem, budget, time_limit=seconds, max_nonzeros=size)
+        info: dict = {}
+        value = cascade_lower_bound(problem, budget, time_limit=seconds, max_nonzeros=size, info=info)
         if value is not None and (best is None or value > best):
             best = value
+        if not info or info["rows_kept"] == info["rows"]:
+            break  # every row was in (or none needed): a larger LP would be the same
     stats["cascade_bound"] = best
     stats["cascade_bound_seconds"] = round(time.perf_counter() - began, 3)
     return best
