@@ -35,42 +35,13 @@ import math
 from bisect import bisect_left, bisect_right
 
 from moccasin.graph.problem import Problem
-from moccasin.solvers.lp_bound import certified_minimum
+from moccasin.solvers.lp_bound import certified_minimum, over_budget
 
 #: About this many nonzeros at most: rows are kept at an even spacing to stay below it (on
 #: random_layered_n1000 at 0.8 all rows are 1.8 million nonzeros and take about 50 s to solve).
 MAX_NONZEROS = 300_000
 #: How deep the inputs of inputs are followed (each level: the inputs gone at that row).
 MAX_DEPTH = 2
-
-
-def _rows(problem: Problem, budget: int):
-    """``(stage, excess, items)`` for every stage over the budget (as in the covering LP), or
-    None when a stage cannot fit even with every held output recomputed."""
-    n, ram, preds, succs, pinned = problem.n, problem.ram, problem.preds, problem.succs, problem.pinned
-    last = [max(succs[u], default=-1) for u in range(n)]
-    held: set[int] = set()
-    rows = []
-    for s in range(n):
-        held = {u for u in held if last[u] > s}
-        if s and last[s - 1] > s:
-            held.add(s - 1)
-        inputs = set(preds[s])
-        fixed = ram[s] + sum(ram[p] for p in inputs)
-        items = []
-        for u in held:
-            if u in inputs:
-                continue
-            if pinned[u] or not ram[u]:
-                fixed += ram[u]
-            else:
-                items.append(u)
-        if fixed > budget:
-            return None
-        excess = fixed + sum(ram[u] for u in items) - budget
-        if excess > 0:
-            rows.append((s, excess, sorted(items)))
-    return rows
 
 
 def cascade_lower_bound(
@@ -83,8 +54,7 @@ def cascade_lower_bound(
 ) -> int | None:
     """A lower bound on the total cost under ``budget``, or None when the LP gives none in
     ``time_limit`` seconds or no schedule of the family fits (the covering LP says which).
-    ``info``, when given, receives ``rows`` (stages over the budget), ``rows_kept`` and
-    ``nonzeros``.
+    ``info``, when given, receives ``rows`` (stages over the budget) and ``rows_kept``.
 
     >>> from moccasin.graph.problem import Problem
     >>> from moccasin.solvers.lp_bound import lp_lower_bound
@@ -95,7 +65,7 @@ def cascade_lower_bound(
     >>> cascade_lower_bound(p, budget=4) - p.base_cost, lp_lower_bound(p, budget=4) - p.base_cost
     (4, 2)
     """
-    rows = _rows(problem, budget)
+    rows = over_budget(problem, budget)
     if not rows:
         return None if rows is None else problem.base_cost
     ram, cost, preds, succs, pinned = problem.ram, problem.cost, problem.preds, problem.succs, problem.pinned
@@ -116,6 +86,8 @@ def cascade_lower_bound(
                 costs.append(c)
             return j
 
+        held: dict[int, set[int]] = {}  # p -> rows where z[p, .] is used
+
         def needs(j: int, u: int, s: int, depth: int) -> None:
             """Variable ``j`` = 1 means ``u`` is computed after row ``s``: each input of ``u`` gone by
             then is held at ``s`` (``z``) or computed after ``s`` too (``v``), recursively."""
@@ -134,7 +106,6 @@ def cascade_lower_bound(
                     needs(v, p, s, depth + 1)
 
         # Covering rows (memory at row s), with w where freeing u needs an input that is gone.
-        held: dict[int, set[int]] = {}  # p -> rows where z[p, .] is used
         covers = []
         for s, excess, items in rows:
             credit: dict = {}
@@ -164,7 +135,7 @@ def cascade_lower_bound(
                     lp.append((link, 0.0))
                 prev = (z, s)
 
-        # p computed after a row costs cost[p] once (x[p]); computed after s2 means after s1 < s2.
+        # p computed after a row costs cost[p] once (x[p]).
         for key in [k for k in index if k[0] == "v"]:
             _, p, s = key
             lp.append(({var(("x", p), cost[p]): 1.0, index[key]: -1.0}, 0.0))
@@ -188,7 +159,7 @@ def cascade_lower_bound(
     kept = rows[:: max(1, math.ceil(per_row * len(rows) / max_nonzeros))]
     costs, lp = build(kept)
     if info is not None:
-        info.update(rows=len(rows), rows_kept=len(kept), nonzeros=sum(len(coefs) for coefs, _ in lp))
+        info.update(rows=len(rows), rows_kept=len(kept))
     upper = [1.0] * len(costs)
     value = certified_minimum(costs, upper, lp, time_limit)
     if value is None:

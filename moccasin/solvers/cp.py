@@ -210,14 +210,14 @@ def solve(problem: Problem, budget: int, options: SolveOptions) -> Schedule:
 
         offered = [None]  # the CP-SAT cost last handed to the local searches
         # The cascade LP runs in the first turn of this thread, while CP-SAT searches.
-        bound_due = [lp_bound is not None]
+        bound_due = lp_bound is not None
 
         def idle() -> bool:
-            nonlocal lp_bound
+            nonlocal lp_bound, bound_due
             if search.optimal or time.perf_counter() >= deadline:
                 return False
-            if bound_due[0]:
-                bound_due[0] = False
+            if bound_due:
+                bound_due = False
                 lp_bound = max(lp_bound, _cascade_bound(problem, budget, options, stats, deadline) or 0)
             with watcher.lock:
                 cp_best, cp_cost = watcher.best, watcher.best_cost

@@ -28,37 +28,33 @@ from moccasin.graph.problem import Problem
 MAX_NONZEROS = 400_000
 
 
-def cover_rows(problem: Problem, budget: int):
-    """The rows: ``(excess, [(u, gap), ...])`` for every stage over the budget, or None when a
-    stage cannot fit even with every held output recomputed."""
-    n, ram, preds, succs = problem.n, problem.ram, problem.preds, problem.succs
-    last_use = [max(succs[u], default=-1) for u in range(n)]
-    bounds = [[u, *sorted(succs[u])] for u in range(n)]  # gap a of u: (bounds[a], bounds[a+1])
-    start_at: list[list[int]] = [[] for _ in range(n + 1)]
-    for u in range(n):
-        if last_use[u] > u + 1:
-            start_at[u + 1].append(u)
+def over_budget(problem: Problem, budget: int):
+    """``(stage, excess, items)`` for every stage over the budget, ``items`` the outputs held
+    across it that may be freed (sorted), or None when a stage cannot fit even with every held
+    output recomputed. The rows of this LP and of the cascade LP."""
+    n, ram, preds, succs, pinned = problem.n, problem.ram, problem.preds, problem.succs, problem.pinned
+    last = [max(succs[u], default=-1) for u in range(n)]
     held: set[int] = set()
     rows = []
     for s in range(n):
-        held.update(start_at[s])
-        held = {u for u in held if last_use[u] > s}
+        held = {u for u in held if last[u] > s}
+        if s and last[s - 1] > s:
+            held.add(s - 1)
         inputs = set(preds[s])
         fixed = ram[s] + sum(ram[p] for p in inputs)
         items = []
         for u in held:
             if u in inputs:
                 continue
-            if problem.pinned[u] or not ram[u]:
+            if pinned[u] or not ram[u]:
                 fixed += ram[u]
             else:
                 items.append(u)
-        excess = fixed + sum(ram[u] for u in items) - budget
-        if excess <= 0:
-            continue
         if fixed > budget:
             return None
-        rows.append((excess, [(u, bisect_right(bounds[u], s) - 1) for u in items]))
+        excess = fixed + sum(ram[u] for u in items) - budget
+        if excess > 0:
+            rows.append((s, excess, sorted(items)))
     return rows
 
 
@@ -108,26 +104,27 @@ def certified_minimum(costs: list[float], upper: list[float], rows: list[tuple[d
 def lp_lower_bound(problem: Problem, budget: int, time_limit: float = 10.0) -> int | None:
     """A lower bound on the total cost under ``budget`` (the baseline cost at least); None when
     no schedule of the family fits. On any LP failure, the baseline cost."""
-    rows = cover_rows(problem, budget)
+    rows = over_budget(problem, budget)
     if rows is None:
         return None
     if not rows:
         return problem.base_cost
-    rows.sort(key=lambda r: -r[0])
+    rows.sort(key=lambda r: -r[1])
     nnz, kept = 0, []
     for r in rows:
-        if kept and nnz + len(r[1]) > MAX_NONZEROS:
+        if kept and nnz + len(r[2]) > MAX_NONZEROS:
             break
         kept.append(r)
-        nnz += len(r[1])
+        nnz += len(r[2])
     ram, cost = problem.ram, problem.cost
+    readers = [[u, *problem.succs[u]] for u in range(problem.n)]  # gap a of u: (readers[a], readers[a+1])
     index: dict = {}
     lp_rows = []
-    for excess, items in kept:  # each row scaled to right-hand side 1
+    for s, excess, items in kept:  # each row scaled to right-hand side 1
         coefs = {}
-        for key in items:
-            j = index.setdefault(key, len(index))
-            coefs[j] = min(ram[key[0]], excess) / excess
+        for u in items:
+            j = index.setdefault((u, bisect_right(readers[u], s) - 1), len(index))
+            coefs[j] = min(ram[u], excess) / excess
         lp_rows.append((coefs, 1.0))
     costs = [0.0] * len(index)
     for (u, _), j in index.items():
