@@ -51,10 +51,12 @@ def cascade_lower_bound(
     max_nonzeros: int = MAX_NONZEROS,
     max_depth: int = MAX_DEPTH,
     info: dict | None = None,
+    rows: list | None = None,
 ) -> int | None:
     """A lower bound on the total cost under ``budget``, or None when the LP gives none in
     ``time_limit`` seconds or no schedule of the family fits (the covering LP says which).
-    ``info``, when given, receives ``rows`` (stages over the budget) and ``rows_kept``.
+    ``info``, when given, receives ``rows`` (stages over the budget) and ``rows_kept``; ``rows``
+    is :func:`~moccasin.solvers.lp_bound.over_budget`'s result when the caller has it already.
 
     >>> from moccasin.graph.problem import Problem
     >>> from moccasin.solvers.lp_bound import lp_lower_bound
@@ -65,7 +67,8 @@ def cascade_lower_bound(
     >>> cascade_lower_bound(p, budget=4) - p.base_cost, lp_lower_bound(p, budget=4) - p.base_cost
     (4, 2)
     """
-    rows = over_budget(problem, budget)
+    if rows is None:
+        rows = over_budget(problem, budget)
     if not rows:
         return None if rows is None else problem.base_cost
     ram, cost, preds, succs, pinned = problem.ram, problem.cost, problem.preds, problem.succs, problem.pinned

@@ -20,7 +20,7 @@ from moccasin.solvers.bounds import knapsack_lower_bound
 from moccasin.solvers.cascade_bound import cascade_lower_bound
 from moccasin.solvers.greedy import best_greedy
 from moccasin.solvers.lns import RuinRecreate
-from moccasin.solvers.lp_bound import lp_lower_bound
+from moccasin.solvers.lp_bound import lp_lower_bound, over_budget
 
 #: From this many nodes on, ruin-and-recreate runs beside CP-SAT (which then gets one worker
 #: less); below, CP-SAT alone proves optima faster (bench/README.md).
@@ -54,13 +54,13 @@ def _cascade_bound(problem: Problem, budget: int, options: SolveOptions, stats: 
     share of the time limit, recorded in ``stats``; None when no LP finishes in time."""
     began = time.perf_counter()
     until = min(began + max(0.5, BOUND_SHARE * options.time_limit), deadline)
-    best = None
+    best, rows = None, over_budget(problem, budget)  # the same rows for every size
     for size in CASCADE_SIZES:
         seconds = until - time.perf_counter()
         if seconds < 0.2:
             break
         info: dict = {}
-        value = cascade_lower_bound(problem, budget, time_limit=seconds, max_nonzeros=size, info=info)
+        value = cascade_lower_bound(problem, budget, time_limit=seconds, max_nonzeros=size, info=info, rows=rows)
         if value is not None and (best is None or value > best):
             best = value
         if not info or info["rows_kept"] == info["rows"]:
