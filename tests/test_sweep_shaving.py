@@ -6,6 +6,8 @@ from __future__ import annotations
 import doctest
 import random
 
+import networkx as nx
+
 from conftest import small_dags
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,3 +84,20 @@ def test_max_moves_and_deadline_give_up():
 
 def test_doctest():
     assert doctest.testmod(sweep_module).failed == 0
+
+
+
+def test_a_move_takes_the_cheapest_plan_per_byte_not_the_cheapest_node():
+    """Hand-computed: at step 3 memory is A + B + D = 30 > 20. A (cost 1, 10 bytes) is the
+    cheapest node per byte, but its input s is gone by then, so recomputing A for E means
+    recomputing s too (101 per 10 bytes); B (2 per 10 bytes) has no inputs. The sweep
+    recomputes B before E: steps 3 and later hold 20. (The lazy choice first looks at A,
+    whose plan then loses to B's own cost per byte.)"""
+    G = nx.DiGraph([(0, 1), (1, 4), (2, 4)])
+    G.add_node(3)
+    for v, (cpu, ram) in enumerate([(100, 1), (1, 10), (2, 10), (1, 10), (1, 0)]):
+        G.nodes[v].update(cost_cpu=cpu, cost_ram=ram)
+    p = Problem.from_graph(G)
+    assert baseline(p).peak == 30
+    assert sweep_shave(p, 20) == [0, 1, 2, 3, 2, 4]
+    assert simulate_indices(p, [0, 1, 2, 3, 2, 4]).peak == 20

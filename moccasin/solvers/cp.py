@@ -77,8 +77,9 @@ def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_o
     copies it needs."""
     seconds = max(1.0, HEURISTIC_SHARE * options.time_limit)
 
-    def run(cap: int | None) -> tuple[list[int] | None, int | None]:
-        """best_greedy and the cost of its schedule (its last report: each is cheaper)."""
+    def run(cap: int | None, searching: bool) -> tuple[list[int] | None, int | None]:
+        """best_greedy and the cost of its schedule (its last report: each is cheaper);
+        ``searching``: nothing found yet, so it may take the longer first share."""
         last: list = [None]
 
         def found(seq: list[int], cost: int) -> None:
@@ -90,10 +91,10 @@ def _start(problem: Problem, budget: int, options: SolveOptions, C: int, found_o
         # On large graphs shaving with 8 moves per round finds a first schedule sooner (1 move
         # per round is faster and cheaper below; bench/README.md).
         moves = (8, 1) if problem.n > CP_MAX_NODES else (1, 8)
-        return best_greedy(problem.items_pinned, budget, cap=cap, seconds=seconds, on_found=found, first_seconds=left, shaving_moves=moves), last[0]
+        return best_greedy(problem.items_pinned, budget, cap=cap, seconds=seconds, on_found=found, first_seconds=left if searching else None, shaving_moves=moves), last[0]
 
-    free, free_cost = run(None) if options.max_recompute is None else (None, None)
-    hint, hint_cost = run(C) if free is None or problem.n <= CP_MAX_NODES else (None, None)
+    free, free_cost = run(None, True) if options.max_recompute is None else (None, None)
+    hint, hint_cost = run(C, free is None) if free is None or problem.n <= CP_MAX_NODES else (None, None)
     if free is None or (hint is not None and free_cost >= hint_cost):
         return hint, None
     at_least = [0] * problem.n

@@ -17,6 +17,7 @@ from moccasin.schedule.schedule import Schedule
 from moccasin.schedule.simulator import simulate_indices
 from moccasin.solvers.base import Found, SolveOptions, make_schedule
 from moccasin.solvers.drop import drop_redundant, prune_unread
+from moccasin.solvers.ladder import MOVES_PER_NODE, ladder_shave
 from moccasin.solvers.segments import segment_schedule
 from moccasin.solvers.shaving import shave
 from moccasin.solvers.sweep_shaving import sweep_shave
@@ -102,7 +103,8 @@ def best_greedy(
     first_seconds: float | None = None,
     shaving_moves: tuple[int, ...] = SHAVING_MOVES,
 ) -> list[int] | None:
-    """The cheapest of sweep shaving, segment schedules, peak shaving and the eviction greedy over
+    """The cheapest of sweep shaving, segment schedules, the sweep in rungs (only where nothing
+    else fits yet: :mod:`.ladder`), peak shaving and the eviction greedy over
     :data:`DISTANCE_WEIGHTS`;
     each gives up once ``seconds`` have passed since the call, or, for a run started while
     nothing was found yet, ``first_seconds`` (at least ``seconds``). ``on_found(sequence, cost)``
@@ -112,8 +114,12 @@ def best_greedy(
     now = time.perf_counter()
     deadline = None if seconds is None else now + seconds
     first_deadline = deadline if first_seconds is None or deadline is None else now + max(seconds, first_seconds)
-    runs = [lambda d: sweep_shave(problem, budget, cap=cap, deadline=d)]
+    max_moves = MOVES_PER_NODE * problem.n  # a sweep that gets stuck gives up soon (.ladder)
+    runs = [lambda d: sweep_shave(problem, budget, cap=cap, deadline=d, max_moves=max_moves)]
     runs += [lambda d: segment_schedule(problem, budget, cap=cap, deadline=d)]
+    # Only while nothing fits yet: the sweep in rungs (its first rung, the budget itself, was
+    # the plain sweep above).
+    runs += [lambda d: None if best is not None else ladder_shave(problem, budget, cap=cap, deadline=d, direct=False)]
     runs += [lambda d, m=m: shave(problem, budget, cap=cap, deadline=d, moves_per_round=m) for m in shaving_moves]
     runs += [lambda d, w=w: greedy_sequence(problem, budget, cap=cap, distance_weight=w, deadline=d) for w in DISTANCE_WEIGHTS]
     for run in runs:

@@ -9,6 +9,11 @@ memory after the current step: its recomputations come later, and an input it re
 alive across the step anyway or recomputed too. So steps already passed stay within the budget
 and one pass gives a schedule within it.
 
+Moves are chosen cheapest per byte, lazily: every held output sits in a heap under the cost
+per byte its plan had when last looked at, and a move re-evaluates only the candidates that
+come up first, until one still beats the rest. Looking at every held output at every move
+took 20 times longer on graphs of thousands of nodes (bench/README.md).
+
 Steps are named by their event on the stage grid, ``stage (stage + 1) / 2 + node``
 (:func:`~moccasin.schedule.stages.event`), which inserting other steps never changes.
 """
@@ -18,14 +23,14 @@ from __future__ import annotations
 import random
 import time
 from bisect import bisect_left, bisect_right, insort
+from heapq import heappop, heappush
 from math import isqrt
 
 from moccasin.graph.problem import Problem
 from moccasin.schedule.stages import event, join_stages
 
-#: Most nodes one recomputation may pull in (as in peak shaving), and the size tried first.
+#: Most nodes one recomputation may pull in (as in peak shaving).
 MAX_PLAN = 64
-FIRST_PLAN = 4
 
 
 INF = float("inf")
@@ -64,15 +69,15 @@ class _Sweep:
         self.live = 0  # memory at the current step
         self.now = -1  # the current step's event
         self.alive: dict[int, int] = {}  # node -> its instance alive at the current step
-        # The alive nodes as ranks in the order candidates are tried (cheapest per byte, then
-        # largest), kept sorted so that a move's search needs no sort and can stop early.
-        order = sorted(range(n), key=lambda v: (problem.cost[v] / ram[v] if ram[v] else 0.0, -ram[v], v))
-        self.rank = [0] * n
-        for r, v in enumerate(order):
-            self.rank[v] = r
-        self.node_at = order
-        self.alive_ranks: list[int] = []
         self.moves = 0
+        # Candidates: a heap of (key, node, version, serial); only a node's newest entry
+        # counts (``version``). ``plans`` holds the plans of entries exact for move ``serial``.
+        self.heap: list = []
+        self.version = [0] * n
+        self.plans: dict[int, tuple[int, list[int]]] = {}
+        self.serial = 0
+        self.deferred: list[int] = []  # candidates that cannot move at step ``deferred_at``
+        self.deferred_at = -1
 
     def newest_before(self, p: int, q: int) -> int:
         """Event of the newest instance of ``p`` before event ``q``."""
@@ -99,105 +104,114 @@ class _Sweep:
         self.end[inst] = new
 
     def revive(self, node: int, inst: int) -> None:
-        if node not in self.alive:
-            insort(self.alive_ranks, self.rank[node])
+        """``node``'s instance ``inst`` is alive from the current step on: a candidate again."""
         self.alive[node] = inst
+        self.push(node)
 
     def kill(self, node: int) -> None:
-        del self.alive[node]
-        ranks = self.alive_ranks
-        del ranks[bisect_left(ranks, self.rank[node])]
+        del self.alive[node]  # its heap entries are dropped when they come up
+
+    def push(self, u: int, key: tuple | None = None, serial: int = 0) -> None:
+        """(Re)enter ``u`` among the candidates with ``key`` (default: its own cost per byte,
+        a lower bound on any plan's); ``serial``: the move whose state ``key`` is exact for."""
+        ram = self.problem.ram
+        if not ram[u] or self.problem.pinned[u]:
+            return
+        if key is None:
+            key = (self.problem.cost[u] / ram[u], -ram[u])
+        self.version[u] += 1
+        heappush(self.heap, (key, u, self.version[u], serial))
 
     def best_move(self, t_now: int, x_now: int, planned: list[int]) -> tuple[tuple, int, list[int]] | None:
-        """Shaving's move at the current step: ``(key, stage, nodes)`` or None.
+        """Shaving's move at the current step, ``(key, stage, nodes)``, or None.
 
-        Candidates are tried cheapest per byte first, with plans of at most :data:`FIRST_PLAN`
-        nodes, then (bounded by the best so far) the ones cut off by that size, up to
-        :data:`MAX_PLAN`: almost every move taken is one or two nodes, and expanding deep plans
-        of candidates that lose anyway was most of the time spent."""
-        problem, now, end, reads = self.problem, self.now, self.end, self.reads
-        ram, cost, preds, pinned = problem.ram, problem.cost, problem.preds, problem.pinned
-        read_now = set(preds[x_now])
-        alive, node_at = self.alive, self.node_at
-
-        def first_tries():
-            """Outputs held across the current step for a later read, cheapest per byte first,
-            with the stage of that read."""
-            for r in self.alive_ranks:
-                u = node_at[r]
-                i = alive[u]
-                if not ram[u] or pinned[u] or u in read_now or i >= now or end[i] <= now:
-                    continue
-                r_list = reads[i]
-                t = (isqrt(8 * r_list[bisect_right(r_list, now)] + 1) - 1) // 2  # stage of the next read
-                if t == t_now and u <= x_now:
-                    continue  # the recomputation would land before the current step
-                yield u, t, None
-
-        retry: list = []  # plans that outgrew FIRST_PLAN nodes, resumed where they stopped
-        best = self._search(first_tries(), FIRST_PLAN, None, retry, t_now, x_now, planned)
-        return self._search(retry, MAX_PLAN, best, None, t_now, x_now, planned)
-
-    def _search(self, candidates, limit, best, retry, t_now, x_now, planned):
-        """The cheapest move per byte among ``candidates`` (``(u, stage, resume)``, cheapest per
-        byte first) and ``best``. A candidate's plan is the nodes to recompute in its stage: it
-        and, recursively, its inputs whose lifetime would otherwise stretch back across the
-        current step. A node is checked and counted when it joins the plan, so a plan that
-        loses stops as early as it can. A plan that outgrows ``limit`` nodes goes to ``retry``
-        with its state (``resume``) when ``retry`` is a list, else is dropped. (The sweep's hot
-        loop: helpers are inlined.)"""
-        problem, now, alive, upcoming, stages, rng = self.problem, self.now, self.alive, self.upcoming, self.stages, self.rng
-        ram, cost, preds, pinned, cap = problem.ram, problem.cost, problem.preds, problem.pinned, self.cap
-        for u, t, resume in candidates:
-            if best is None:
-                bound = INF
-            else:
-                if (cost[u] / ram[u], -ram[u]) >= best[0]:
-                    break  # every later candidate costs at least as much per byte
-                bound = best[0][0] * ram[u]
-            stage = stages[t]
-            size = len(stage)
-            base = t * (t + 1) // 2  # event(t, x) == base + x
-            same = t == t_now
-            if resume is None:
-                k = bisect_left(stage, u)
-                if (k < size and stage[k] == u) or pinned[u] or (cap is not None and planned[u] >= cap):
-                    continue
-                dcost = cost[u]
-                plan, todo = [u], [u]
-            else:
-                plan, dcost, todo = resume
-            if dcost >= bound:
+        Lazy greedy: the candidate with the smallest key in the heap is evaluated in the
+        current state (a plan bounded by the next key); it is taken when it still beats every
+        other key, else it goes back with its new key (exact, or a lower bound when the bound
+        cut its plan short). Keys in the heap are what a candidate cost when last evaluated;
+        one entered again in this call is exact and taken when it comes up. Candidates that
+        cannot move at this step wait in ``deferred`` until the next one."""
+        now, end, reads, alive, heap, version = self.now, self.end, self.reads, self.alive, self.heap, self.version
+        if self.deferred_at != now:
+            for u in self.deferred:
+                if u in alive:
+                    self.push(u)
+            self.deferred, self.deferred_at = [], now
+        self.serial += 1
+        serial = self.serial
+        read_now = set(self.problem.preds[x_now])
+        while heap:
+            key, u, ver, stamp = heappop(heap)
+            i = alive.get(u)
+            if ver != version[u] or i is None:
+                continue  # superseded, or no longer alive
+            if u in read_now or i >= now or end[i] <= now:
+                self.deferred.append(u)  # read at this step, or not held across it
                 continue
-            ok = True
-            while todo and ok:
-                if len(plan) > limit:
-                    if retry is not None:
-                        retry.append((u, t, (plan, dcost, todo)))
-                    ok = False
-                    break
-                q = base + todo.pop()
-                for p in preds[q - base]:
-                    # Alive across the current step (``alive`` holds exactly the instances read
-                    # at or after it), or computed again after it and before ``q``: nothing
-                    # stretches back.
-                    if p in alive or p in plan or upcoming[p] < q:
-                        continue
-                    dcost += cost[p]
-                    if (same and p <= x_now) or dcost >= bound:
-                        ok = False  # stretches across steps already passed, or loses
-                        break
-                    k = bisect_left(stage, p)
-                    if (k < size and stage[k] == p) or pinned[p] or (cap is not None and planned[p] >= cap):
-                        ok = False
-                        break
-                    plan.append(p)
-                    todo.append(p)
-            if ok:
-                key = (dcost / ram[u] * (1 + 0.5 * rng.random() if rng else 1), -ram[u])
-                if best is None or key < best[0]:
-                    best = (key, t, plan)
-        return best
+            r_list = reads[i]
+            t = (isqrt(8 * r_list[bisect_right(r_list, now)] + 1) - 1) // 2  # stage of the next read
+            if t == t_now and u <= x_now:
+                self.deferred.append(u)  # the recomputation would land before the current step
+                continue
+            if stamp == serial:
+                return (key, *self.plans[u])
+            while heap and (heap[0][2] != version[heap[0][1]] or heap[0][1] not in alive):
+                heappop(heap)
+            top = heap[0][0] if heap else None
+            value = self.plan(u, t, top, t_now, x_now, planned)
+            if value is None:
+                self.deferred.append(u)
+                continue
+            key, nodes = value
+            if nodes is None:
+                self.push(u, key)  # a lower bound
+            elif top is None or key <= top:
+                return key, t, nodes
+            else:
+                self.plans[u] = (t, nodes)
+                self.push(u, key, serial)
+        return None
+
+    def plan(self, u: int, t: int, top: tuple | None, t_now: int, x_now: int, planned: list[int]):
+        """The nodes to recompute in stage ``t`` so that ``u`` is there for its next read: it
+        and, recursively, its inputs whose lifetime would otherwise stretch back across the
+        current step. ``(key, nodes)``; ``(lower bound on the key, None)`` once it cannot beat
+        ``top``; None when there is no such plan (an input pinned, capped or already in the
+        stage, an input needed before the current step, more than :data:`MAX_PLAN` nodes).
+        A node is checked and counted when it joins the plan, so a plan that loses stops early."""
+        problem, alive, upcoming, rng, cap = self.problem, self.alive, self.upcoming, self.rng, self.cap
+        ram, cost, preds, pinned = problem.ram, problem.cost, problem.preds, problem.pinned
+        stage = self.stages[t]
+        size = len(stage)
+        base = t * (t + 1) // 2  # event(t, x) == base + x
+        same = t == t_now
+        k = bisect_left(stage, u)
+        if (k < size and stage[k] == u) or (cap is not None and planned[u] >= cap):
+            return None
+        bound = INF if top is None else top[0] * ram[u]
+        dcost = cost[u]
+        nodes, todo = [u], [u]
+        while todo:
+            if len(nodes) > MAX_PLAN:
+                return None
+            q = base + todo.pop()
+            for p in preds[q - base]:
+                # Alive across the current step (``alive`` holds exactly the instances read
+                # at or after it), or computed again after it and before ``q``: nothing
+                # stretches back.
+                if p in alive or p in nodes or upcoming[p] < q:
+                    continue
+                if same and p <= x_now:
+                    return None  # it would stretch across steps already passed
+                k = bisect_left(stage, p)
+                if (k < size and stage[k] == p) or pinned[p] or (cap is not None and planned[p] >= cap):
+                    return None
+                dcost += cost[p]
+                if dcost > bound and (dcost / ram[u], -ram[u]) > top:
+                    return (dcost / ram[u], -ram[u]), None
+                nodes.append(p)
+                todo.append(p)
+        return (dcost / ram[u] * (1 + 0.5 * rng.random() if rng else 1), -ram[u]), nodes
 
     def apply(self, t: int, plan: list[int]) -> None:
         """Insert the recomputations of ``plan`` into stage ``t`` and update reads and memory."""
