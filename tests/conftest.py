@@ -42,6 +42,23 @@ def small_dags(draw, min_nodes: int = 1, max_nodes: int = 6, max_cost: int = 6):
     return make_graph(n, edges, cpu, ram)
 
 
+def pinned_problem(G: nx.DiGraph, t: float, seed: int):
+    """``G`` with about 15% of its nodes marked ``no_recompute`` (drawn from ``seed``) as a
+    Problem, a budget at ``t`` of the way from its smallest possible one to its baseline peak,
+    and the random source (to draw more from)."""
+    import random
+
+    from moccasin.graph.problem import Problem
+    from moccasin.schedule.simulator import baseline
+
+    rng = random.Random(seed)
+    for v in G:
+        G.nodes[v]["no_recompute"] = rng.random() < 0.15
+    p = Problem.from_graph(G)
+    top = baseline(p).peak
+    return p, int(p.min_budget + t * (top - p.min_budget)), rng
+
+
 def training_graph(layers: int = 12, name: str = "toy_train") -> nx.DiGraph:
     """A forward chain with skip connections and its mirrored backward pass, sizes in bytes.
 

@@ -5,11 +5,11 @@ gives up on."""
 from __future__ import annotations
 
 import doctest
-import random
 
-from conftest import small_dags
+from conftest import pinned_problem, small_dags
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moccasin_graphs.generators import random_layered
 
 import moccasin.solvers.ladder as ladder_module
 from moccasin.graph.problem import Problem
@@ -17,18 +17,12 @@ from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.schedule.stages import stage_of
 from moccasin.solvers.ladder import MOVES_PER_NODE, ladder_shave
 from moccasin.solvers.sweep_shaving import sweep_shave
-from moccasin_graphs.generators import random_layered
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_dags(max_nodes=14), st.floats(0.0, 1.0), st.integers(0, 2**16), st.booleans(), st.sampled_from([None, 1, 2]))
 def test_schedules_are_valid_and_within_budget(G, t, seed, direct, cap):
-    rng = random.Random(seed)
-    for v in G:
-        G.nodes[v]["no_recompute"] = rng.random() < 0.15
-    p = Problem.from_graph(G)
-    top = baseline(p).peak
-    budget = int(p.min_budget + t * (top - p.min_budget))
+    p, budget, _ = pinned_problem(G, t, seed)
     log: list = []
     seq = ladder_shave(p, budget, cap=cap, direct=direct, log=log)
     if seq is None:
@@ -38,7 +32,7 @@ def test_schedules_are_valid_and_within_budget(G, t, seed, direct, cap):
     assert sim.peak <= budget
     if cap is not None:
         assert max(seq.count(v) for v in set(seq)) <= cap
-    if top > budget:
+    if baseline(p).peak > budget:
         reached = [rung for rung, ok in log if ok]
         assert reached[-1] == budget and reached == sorted(reached, reverse=True)
         if direct:

@@ -7,17 +7,16 @@ import doctest
 import random
 
 import networkx as nx
-
-from conftest import small_dags
+from conftest import pinned_problem, small_dags
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moccasin_graphs.generators import random_layered
 
 import moccasin.solvers.sweep_shaving as sweep_module
 from moccasin.graph.problem import Problem
 from moccasin.schedule.simulator import baseline, simulate_indices
 from moccasin.schedule.stages import join_stages, split_stages, stage_of
 from moccasin.solvers.sweep_shaving import sweep_shave
-from moccasin_graphs.generators import random_layered
 
 
 def check(p: Problem, budget: int, seq):
@@ -43,12 +42,7 @@ def random_start(p: Problem, rng: random.Random, extra: int) -> list[list[int]]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_dags(max_nodes=14), st.floats(0.0, 1.0), st.integers(0, 2**16), st.booleans())
 def test_schedules_are_valid_and_within_budget(G, t, seed, start_elsewhere):
-    rng = random.Random(seed)
-    for v in G:
-        G.nodes[v]["no_recompute"] = rng.random() < 0.15
-    p = Problem.from_graph(G)
-    top = baseline(p).peak
-    budget = int(p.min_budget + t * (top - p.min_budget))
+    p, budget, rng = pinned_problem(G, t, seed)
     stages = random_start(p, rng, rng.randrange(6)) if start_elsewhere else None
     check(p, budget, sweep_shave(p, budget, stages=stages))
     check(p, budget, sweep_shave(p, budget, stages=stages, cap=2))
