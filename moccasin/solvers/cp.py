@@ -42,7 +42,7 @@ FIRST_SHARE_WITHOUT_CP = 0.9
 RUIN_SECONDS = 1.0
 WINDOW_SECONDS = 1.0
 #: Share of the time limit the lower-bound LPs may take (each, at least half a second).
-BOUND_SHARE = 0.15
+BOUND_SHARE = 0.25
 #: Sizes of the cascade LP (nonzeros) tried in turn, until one keeps every row: small ones
 #: first, since the solve time grows fast with the size and under load a large one may not
 #: finish in its share (bench/README.md).
