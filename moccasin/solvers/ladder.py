@@ -58,7 +58,7 @@ def ladder_shave(
         now = time.perf_counter()
         if deadline is not None and now >= deadline:
             return None
-        rung = max(budget, current - step)
+        rung = current - step if current - step - budget >= smallest else budget  # no sliver of a rung
         until = None if deadline is None else now + RUNG_SHARE * (deadline - now)
         seq = sweep_shave(problem, rung, cap=cap, stages=stages, deadline=until, max_moves=max_moves)
         if log is not None:
