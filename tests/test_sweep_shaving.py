@@ -80,7 +80,6 @@ def test_doctest():
     assert doctest.testmod(sweep_module).failed == 0
 
 
-
 def test_a_move_takes_the_cheapest_plan_per_byte_not_the_cheapest_node():
     """Hand-computed: at step 3 memory is A + B + D = 30 > 20. A (cost 1, 10 bytes) is the
     cheapest node per byte, but its input s is gone by then, so recomputing A for E means

@@ -12,7 +12,7 @@ and one pass gives a schedule within it.
 Moves are chosen cheapest per byte, lazily: every held output sits in a heap under the cost
 per byte its plan had when last looked at, and a move re-evaluates only the candidates that
 come up first, until one still beats the rest. Looking at every held output at every move
-took 20 times longer on graphs of thousands of nodes (bench/README.md).
+took 10-20 times longer on dense graphs of 1000-3000 nodes (bench/README.md, item 24).
 
 Steps are named by their event on the stage grid, ``stage (stage + 1) / 2 + node``
 (:func:`~moccasin.schedule.stages.event`), which inserting other steps never changes.
