@@ -29,6 +29,9 @@ GENERATED = {
     "gen_random_n1000_s11": ("random_layered", dict(n=1000, seed=11)),
     "gen_random_n2000_s3": ("random_layered", dict(n=2000, seed=3)),
     "gen_random_n3000_s5": ("random_layered", dict(n=3000, seed=5)),
+    # added at stop 19, after the ladder's retries were tuned on seed 21 of n2500:
+    "gen_random_n1500_s29": ("random_layered", dict(n=1500, seed=29)),
+    "gen_random_n2500_s31": ("random_layered", dict(n=2500, seed=31)),
     "gen_chain64_train": ("chain_train", dict(n=64)),
     "gen_unet6_train": ("unet_train", dict(depth=6)),
 }

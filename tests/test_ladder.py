@@ -57,5 +57,35 @@ def test_gives_up_at_the_deadline():
     assert ladder_shave(p, int(0.8 * baseline(p).peak), deadline=0.0) is None
 
 
+def test_a_rung_failing_at_the_smallest_step_is_retried_randomised(monkeypatch):
+    """Control flow with a scripted sweep: every rung below 95 fails unless randomised with
+    twice the moves (the first retry); the ladder then goes on down to the budget. A sweep that
+    never succeeds there is retried RETRIES times, then the ladder gives up."""
+    p = Problem.from_graph(random_layered(60, seed=3))
+    peak = baseline(p).peak
+    budget = int(0.9 * peak)
+    calls: list = []
+
+    def scripted(problem, rung, cap=None, stages=None, deadline=None, max_moves=None, rng=None):
+        calls.append((rung, max_moves, rng is not None))
+        if rung < 0.95 * peak and (rng is None or not works):
+            return None
+        return sweep_shave(problem, rung, cap=cap, stages=stages)
+
+    monkeypatch.setattr(ladder_module, "sweep_shave", scripted)
+    works = True
+    seq = ladder_shave(p, budget)
+    assert seq is not None and simulate_indices(p, seq).peak <= budget
+    retried = [c for c in calls if c[2]]
+    assert retried and all(moves == 2 * MOVES_PER_NODE * p.n for _, moves, _ in retried)
+    assert calls[-1][0] == budget
+
+    calls.clear()
+    works = False
+    assert ladder_shave(p, budget) is None
+    assert sum(r for _, _, r in calls) == ladder_module.RETRIES
+    assert calls[-1][1] == MOVES_PER_NODE * p.n << ladder_module.RETRIES
+
+
 def test_doctests():
     assert doctest.testmod(ladder_module).failed == 0
