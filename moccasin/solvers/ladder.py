@@ -40,8 +40,8 @@ def ladder_shave(
     log: list | None = None,
 ) -> list[int] | None:
     """A stage-structured schedule within ``budget``, or None when a step of :data:`MIN_STEP`
-    fails :data:`RETRIES` more times with randomised moves (``sweep_shave``'s ``rng``), or the
-    ``deadline`` (a ``time.perf_counter()`` value) passes. The first rung is
+    fails :data:`RETRIES` more times with randomised moves (``sweep_shave``'s ``rng``) and twice
+    the move limit each time, or the ``deadline`` (a ``time.perf_counter()`` value) passes. The first rung is
     ``budget`` itself (a plain sweep; with ``direct=False`` halfway there, for a caller that
     tried the plain sweep); after a failed rung the step to the next is halved. ``log`` gets
     ``(rung budget, reached)`` for each rung.
