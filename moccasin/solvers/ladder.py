@@ -41,10 +41,10 @@ def ladder_shave(
 ) -> list[int] | None:
     """A stage-structured schedule within ``budget``, or None when a step of :data:`MIN_STEP`
     fails :data:`RETRIES` more times with randomised moves (``sweep_shave``'s ``rng``) and twice
-    the move limit each time, or the ``deadline`` (a ``time.perf_counter()`` value) passes. The first rung is
-    ``budget`` itself (a plain sweep; with ``direct=False`` halfway there, for a caller that
-    tried the plain sweep); after a failed rung the step to the next is halved. ``log`` gets
-    ``(rung budget, reached)`` for each rung.
+    the move limit each time, or the ``deadline`` (a ``time.perf_counter()`` value) passes. The
+    first rung is ``budget`` itself (a plain sweep; with ``direct=False`` halfway there, for a
+    caller that tried the plain sweep); after a failed rung the step to the next is halved.
+    ``log`` gets ``(rung budget, reached)`` for each rung.
 
     >>> from moccasin_graphs.generators import random_layered
     >>> from moccasin.schedule.simulator import simulate_indices
@@ -60,13 +60,14 @@ def ladder_shave(
     step = current - budget if direct else (current - budget + 1) // 2
     smallest = max(1, int((current - budget) * MIN_STEP))
     max_moves = MOVES_PER_NODE * problem.n
-    retries, rng = 0, None  # randomised sweeps of the current rung, and their generator
+    retries = 0  # randomised sweeps of the current rung so far (retry k draws from seed k)
     while True:
         now = time.perf_counter()
         if deadline is not None and now >= deadline:
             return None
         rung = current - step if current - step - budget >= smallest else budget  # no sliver of a rung
         until = None if deadline is None else now + RUNG_SHARE * (deadline - now)
+        rng = random.Random(retries) if retries else None
         seq = sweep_shave(problem, rung, cap=cap, stages=stages, deadline=until, max_moves=max_moves << retries, rng=rng)
         if log is not None:
             log.append((rung, seq is not None))
@@ -75,11 +76,10 @@ def ladder_shave(
                 step = max(smallest, step // 2)
             elif retries < RETRIES:
                 retries += 1
-                rng = random.Random(retries)
             else:
                 return None
         elif rung == budget:
             return seq
         else:  # the next rung starts from this one, without what it does not need
             stages, current = split_stages(problem, drop_redundant(problem, rung, seq)), rung
-            retries, rng = 0, None
+            retries = 0
